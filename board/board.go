@@ -226,9 +226,11 @@ type Profile struct {
 func (p *Profile) Clone() *Profile {
 	c := *p
 	c.Detect = slices.Clone(p.Detect)
-	c.Slots = make([]Slot, len(p.Slots))
-	for i, s := range p.Slots {
-		c.Slots[i] = cloneSlot(s)
+	if p.Slots != nil {
+		c.Slots = make([]Slot, len(p.Slots))
+		for i, s := range p.Slots {
+			c.Slots[i] = cloneSlot(s)
+		}
 	}
 	if p.SlotTemplate != nil {
 		t := *p.SlotTemplate

@@ -32,7 +32,6 @@ func builtins() ([]*Profile, error) {
 			loadErr = err
 			return
 		}
-		slices.Sort(names)
 		seen := map[string]string{}
 		for _, n := range names {
 			b, err := profileFiles.ReadFile(n)
@@ -56,6 +55,7 @@ func builtins() ([]*Profile, error) {
 			seen[p.Name] = n
 			builtin = append(builtin, p)
 		}
+		slices.SortFunc(builtin, func(a, b *Profile) int { return strings.Compare(a.Name, b.Name) })
 	})
 	return builtin, loadErr
 }
