@@ -166,4 +166,3 @@ func (r *canonReader) fail(field string, err error) {
 		r.err = &FieldError{Kind: r.kind, Field: field, Err: err}
 	}
 }
-

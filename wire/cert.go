@@ -207,4 +207,3 @@ func DecodeAgentCert(data []byte) (*AgentCert, error) {
 	}
 	return c, nil
 }
-

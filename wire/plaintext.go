@@ -171,4 +171,3 @@ func DecodePlaintext(data []byte) (*Plaintext, error) {
 	}
 	return p, nil
 }
-

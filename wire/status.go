@@ -257,4 +257,3 @@ func DecodeStatus(data []byte) (*Status, error) {
 	}
 	return s, nil
 }
-
