@@ -835,8 +835,8 @@ func (o *Outbox) Parts() ([]Part, error) {
 	return parts, nil
 }
 
-// pageSize is how many messages Pending reads per read transaction.
-const pageSize = 128
+// pageSize is how many messages Pending reads per read transaction (a variable for tests).
+var pageSize = 128
 
 // Pending iterates over the messages in state s (Assembled, Sealed, Published or Acknowledged)
 // in id order. It holds no transaction while the loop body runs, so the body may call Seal,
