@@ -210,7 +210,6 @@ func ts(t time.Time) any {
 	return hub.StoreTime(t)
 }
 
-
 func fromTS(p *time.Time) time.Time {
 	if p == nil {
 		return time.Time{}
