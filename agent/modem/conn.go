@@ -193,6 +193,10 @@ func (c *Conn) Command(ctx context.Context, cmd string) ([]string, error) {
 
 // CommandTimeout is Command with its own timeout.
 //
+// On ErrTimeout the lines received before the timeout are returned with the
+// error (some modems, such as old Wavecom firmware, answer AT+CPIN? without a
+// final OK).
+//
 // Errors wrap the command: errors.As(err, &*CMEError{}) and errors.Is(err,
 // ErrTimeout) work on the result. After a timeout or a cancelled context the
 // next command first sends "AT" and waits for quiet, so a late answer to this
@@ -254,14 +258,16 @@ func (c *Conn) run(ctx context.Context, cmd string, timeout time.Duration) ([]st
 		cause = ctx.Err()
 	}
 	// The answer may have completed while we were giving up.
-	if lines, err, ok := c.clearActive(p); ok {
+	lines, err, ok := c.clearActive(p)
+	if ok {
 		return lines, err
 	}
 	c.needSync = true
-	return nil, cause
+	return lines, cause
 }
 
-// clearActive detaches p; if it had already completed, it returns its result.
+// clearActive detaches p; if it had already completed, it returns its result
+// and true, otherwise the lines received so far and false.
 func (c *Conn) clearActive(p *pending) ([]string, error, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -271,7 +277,7 @@ func (c *Conn) clearActive(p *pending) ([]string, error, bool) {
 	if p.fin {
 		return p.lines, p.err, true
 	}
-	return nil, nil, false
+	return append([]string(nil), p.lines...), nil, false
 }
 
 // resync sends "AT", waits for a final result, then listens for Settle with no

@@ -7,11 +7,11 @@ type Family int
 
 // Families recognised from AT+CGMI / AT+CGMM.
 const (
-	FamilyGeneric    Family = iota // any 3GPP TS 27.005/27.007 modem
-	FamilySIM800                   // SIMCom SIM800/SIM900/SIM808 (2G)
-	FamilySIM7600                  // SIMCom SIM7500/SIM7600 and A76xx (LTE Cat-1/4)
-	FamilyQuectelEC2x              // Quectel EC2x, EG2x, EM0x (LTE)
-	FamilyQuectelBG9x              // Quectel BG9x (LTE-M/NB-IoT)
+	FamilyGeneric     Family = iota // any 3GPP TS 27.005/27.007 modem
+	FamilySIM800                    // SIMCom SIM800/SIM900/SIM808 (2G)
+	FamilySIM7600                   // SIMCom SIM7500/SIM7600 and A76xx (LTE Cat-1/4)
+	FamilyQuectelEC2x               // Quectel EC2x, EG2x, EM0x (LTE)
+	FamilyQuectelBG9x               // Quectel BG9x (LTE-M/NB-IoT)
 )
 
 func (f Family) String() string {

@@ -423,6 +423,13 @@ func (m *Modem) SIMState(ctx context.Context) (SIMState, error) {
 		if s, ok := simStateFromError(err); ok {
 			return s, nil
 		}
+		if errors.Is(err, ErrTimeout) {
+			// Some firmware never sends OK after +CPIN: (python-gsmmodem's
+			// Wavecom profile); the state line is still good.
+			if s, perr := ParseCPIN(lines); perr == nil {
+				return s, nil
+			}
+		}
 		return "", err
 	}
 	return ParseCPIN(lines)
