@@ -162,11 +162,18 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
+// recoverPanics is switched off only by the fuzz test, to find out which inputs make the library
+// panic.
+var recoverPanics = true
+
 // Decode decodes one PDU. With withSMSC the bytes start with the SMSC address length octet, as
 // AT+CMGR and AT+CMGL return them in PDU mode; without, they are the bare TPDU.
 // Errors wrap ErrMalformed and name the field at fault. Decode never panics.
 func Decode(b []byte, withSMSC bool) (m *Message, err error) {
 	defer func() {
+		if !recoverPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			m, err = nil, malformed("decoder failed on inconsistent lengths (%v)", r)
 		}
