@@ -66,7 +66,7 @@ func TestIdentify(t *testing.T) {
 				"AT+CGMI": {"huawei", "OK"}, "AT+CGMM": {"E1752", "OK"}, "AT+CGMR": {"11.126.13.00.00", "OK"},
 				"AT+CGSN": {"111111111111111", "OK"}, "AT+CCID": {"COMMAND NOT SUPPORT"},
 				"AT+CRSM=176,12258,0,0,10": {`+CRSM: 144,0,"98101430121181157002"`, "OK"},
-				"AT+CIMI": {"111111111111111", "OK"}, "AT+CNUM": {"OK"},
+				"AT+CIMI":                  {"111111111111111", "OK"}, "AT+CNUM": {"OK"},
 			},
 			want: modem.Identity{Manufacturer: "huawei", Model: "E1752", Firmware: "11.126.13.00.00",
 				IMEI: "111111111111111", ICCID: "89014103211118510720", IMSI: "111111111111111", Family: modem.FamilyGeneric},

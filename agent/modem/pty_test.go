@@ -47,13 +47,13 @@ func TestOverPTY(t *testing.T) {
 	f := modemtest.New() // echo on until ATE0, like a module after power-up
 	for cmd, reply := range map[string][]string{
 		"AT+CMEE=1": {"OK"}, "AT+CGMI": {"SIMCOM INCORPORATED", "OK"}, "AT+CGMM": {"SIMCOM_SIM7600E-H", "OK"},
-		"AT+CMGF=0": {"OK"},
-		"AT+CPMS=?": {`+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")`, "OK"},
+		"AT+CMGF=0":              {"OK"},
+		"AT+CPMS=?":              {`+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")`, "OK"},
 		`AT+CPMS="SM","SM","SM"`: {"+CPMS: 1,30,1,30,1,30", "OK"},
 		"AT+CNMI=2,1,0,2,0":      {"OK"}, "AT+CREG=2": {"OK"}, "AT+CEREG=2": {"OK"},
-		"AT+CMGL=4":              {"+CMGL: 0,0,,30", howAreYou, "OK"},
-		"AT+CMGR=1":              {"+CMGR: 0,,30", howAreYou, "OK"},
-		"AT+CMGD=0":              {"OK"}, "AT+CMGD=1": {"OK"},
+		"AT+CMGL=4": {"+CMGL: 0,0,,30", howAreYou, "OK"},
+		"AT+CMGR=1": {"+CMGR: 0,,30", howAreYou, "OK"},
+		"AT+CMGD=0": {"OK"}, "AT+CMGD=1": {"OK"},
 	} {
 		f.Answer(cmd, reply...)
 	}
