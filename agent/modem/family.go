@@ -79,8 +79,37 @@ func storagePreference(f Family) []string {
 // cnmiFallbacks are tried in order until the modem accepts one. <mt>=1 stores
 // incoming SMS and announces them with +CMTI (never <mt>=2, which hands them
 // over unstored). <ds>=2 asks for +CDSI for status reports; some modems
-// (SIM800, see reference/modems-power.md) refuse it, then <ds>=1 or 0.
-var cnmiFallbacks = []string{"2,1,0,2,0", "2,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0"}
+// (SIM800, see reference/modems-power.md) refuse it, then <ds>=1 or 0. The
+// last ones set <bfr>=1 for modems that accept nothing else there (Cinterion
+// MC75i answers AT+CNMI=? with (0-3),(0,1),(0,2,3),(0,2),(1), gammu PR #1207).
+// When AT+CNMI=? answers, Init skips the variants it rules out.
+var cnmiFallbacks = []string{"2,1,0,2,0", "2,1,0,1,0", "2,1,0,0,0", "1,1,0,0,0", "2,1,0,2,1", "2,1,0,0,1"}
+
+// cnmiCandidates filters cnmiFallbacks by the answer to AT+CNMI=? (nil: no
+// filtering). If the answer rules out all of them, the full list is returned:
+// the answer may be wrong, and trying costs little.
+func cnmiCandidates(supported []map[int]bool) []string {
+	if supported == nil {
+		return cnmiFallbacks
+	}
+	var out []string
+	for _, c := range cnmiFallbacks {
+		ok := true
+		for i, v := range strings.Split(c, ",") {
+			if i < len(supported) && !supported[i][int(v[0]-'0')] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return cnmiFallbacks
+	}
+	return out
+}
 
 // iccidCommands returns the ICCID commands to try, the family's own first.
 // AT+CRSM (READ BINARY of EF_ICCID, 2FE2 = 12258) works on any 27.007 modem

@@ -207,7 +207,7 @@ type Settings struct {
 // echo off (ATE0), numeric errors (AT+CMEE=1, else 2), PDU mode (AT+CMGF=0),
 // one message memory for read, write and receive (AT+CPMS, chosen from
 // AT+CPMS=? by family preference), new-message indications (AT+CNMI with
-// fallbacks) and registration URCs (AT+CREG=2, AT+CEREG=2 on LTE families).
+// fallbacks, skipping those AT+CNMI=? rules out) and registration URCs (AT+CREG=2, AT+CEREG=2 on LTE families).
 // It identifies the family first (AT+CGMI, AT+CGMM) if Identify has not run.
 // It fails if echo off, PDU mode, storage or every AT+CNMI variant fails.
 func (m *Modem) Init(ctx context.Context) (Settings, error) {
@@ -251,8 +251,16 @@ func (m *Modem) Init(ctx context.Context) (Settings, error) {
 	m.storage = mem
 	m.mu.Unlock()
 
+	var supported []map[int]bool
+	if lines, err := c.Command(ctx, "AT+CNMI=?"); err == nil {
+		if supported, err = ParseCNMITest(lines); err != nil {
+			s.Warn = append(s.Warn, err)
+		}
+	} else if !isFinalError(err) {
+		return s, fmt.Errorf("init: %w", err)
+	}
 	var cnmiErrs []error
-	for _, p := range cnmiFallbacks {
+	for _, p := range cnmiCandidates(supported) {
 		_, err := c.Command(ctx, "AT+CNMI="+p)
 		if err == nil {
 			s.CNMI = p

@@ -496,3 +496,53 @@ func parseText(lines []string, name string) (string, error) {
 	}
 	return strings.Join(parts, " "), nil
 }
+
+// ParseCNMITest parses the answer to AT+CNMI=?, one set of supported values
+// per parameter (<mode>,<mt>,<bm>,<ds>,<bfr>):
+//
+//	+CNMI: (0-3),(0-3),(0,2),(0,1),(0,1)
+func ParseCNMITest(lines []string) ([]map[int]bool, error) {
+	fs, err := infoFields(lines, "+CNMI")
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 || len(fs) > 5 {
+		return nil, fmt.Errorf("+CNMI: want 1 to 5 lists, got %d", len(fs))
+	}
+	var out []map[int]bool
+	for i, f := range fs {
+		set, err := parseRange(f)
+		if err != nil {
+			return nil, fmt.Errorf("+CNMI: parameter %d: %w", i+1, err)
+		}
+		out = append(out, set)
+	}
+	return out, nil
+}
+
+// parseRange parses "(0-3)", "(0,2,3)", "(0-1,3)" or a bare "1".
+func parseRange(f field) (map[int]bool, error) {
+	set := map[int]bool{}
+	items := strings.Split(f.Value, ",")
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		lo, hi, isRange := strings.Cut(it, "-")
+		a, err := atoiField(field{Value: lo}, "value", 0, 255)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = atoiField(field{Value: hi}, "value", 0, 255); err != nil {
+				return nil, err
+			}
+			if b < a {
+				return nil, fmt.Errorf("range %q runs backwards", it)
+			}
+		}
+		for v := a; v <= b; v++ {
+			set[v] = true
+		}
+	}
+	return set, nil
+}
