@@ -41,12 +41,12 @@ func init() {
 			return []string{fmt.Sprintf(`+CNUM: "","%s",145`, s.id.Number)}
 		}),
 
-		"+CMEE": intSetting(func(s *Slot) *int { return &s.sess.cmee }, "+CMEE", "(0-2)", 0, 2),
-		"+CMGF": intSetting(func(s *Slot) *int { return &s.sess.cmgf }, "+CMGF", "(0,1)", 0, 1),
-		"+CSDH": intSetting(func(s *Slot) *int { return &s.sess.csdh }, "+CSDH", "(0,1)", 0, 1),
-		"+CLIP": intSetting(func(s *Slot) *int { return &s.sess.clip }, "+CLIP", "(0,1)", 0, 1),
-		"+CRC":  intSetting(func(s *Slot) *int { return &s.sess.crc }, "+CRC", "(0,1)", 0, 1),
-		"+CREG": regCommand("+CREG", func(s *Slot) *int { return &s.sess.creg }),
+		"+CMEE":  intSetting(func(s *Slot) *int { return &s.sess.cmee }, "+CMEE", "(0-2)", 0, 2),
+		"+CMGF":  intSetting(func(s *Slot) *int { return &s.sess.cmgf }, "+CMGF", "(0,1)", 0, 1),
+		"+CSDH":  intSetting(func(s *Slot) *int { return &s.sess.csdh }, "+CSDH", "(0,1)", 0, 1),
+		"+CLIP":  intSetting(func(s *Slot) *int { return &s.sess.clip }, "+CLIP", "(0,1)", 0, 1),
+		"+CRC":   intSetting(func(s *Slot) *int { return &s.sess.crc }, "+CRC", "(0,1)", 0, 1),
+		"+CREG":  regCommand("+CREG", func(s *Slot) *int { return &s.sess.creg }),
 		"+CGREG": regCommand("+CGREG", func(s *Slot) *int { return &s.sess.cgreg }),
 		"+CEREG": func(s *Slot, c Command) ([]string, result) {
 			if !s.model.HasCEREG {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -145,7 +146,7 @@ func (s *Slot) Status() SlotStatus {
 // Delivery reports where injected parts went.
 type Delivery struct {
 	Storage string `json:"storage,omitempty"`
-	Indexes []int  `json:"indexes"`           // storage indexes, in part order; empty when sent as +CMT
+	Indexes []int  `json:"indexes"`          // storage indexes, in part order; empty when sent as +CMT
 	Direct  bool   `json:"direct,omitempty"` // shown with +CMT (AT+CNMI mt=2) instead of stored
 }
 
@@ -184,7 +185,7 @@ func (s *Slot) InjectPDUs(pdus ...[]byte) (Delivery, error) {
 	urc := running && s.fault != FaultLoseURC && s.sess.cnmi[0] != 0
 	if urc && s.sess.cnmi[1] == 2 {
 		for _, p := range pdus {
-			s.emitLinesLocked(s.cmtLocked(p)...)
+			s.emitLinesLocked(strings.Join(s.cmtLocked(p), "\r\n")) // header and PDU form one URC
 		}
 		return Delivery{Indexes: []int{}, Direct: true}, nil
 	}
