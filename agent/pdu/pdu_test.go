@@ -30,7 +30,7 @@ func decodeAll(t *testing.T, pdus [][]byte) []*Message {
 
 func TestEncodeRoundTrip(t *testing.T) {
 	long7 := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 9) // 405 chars
-	longExt := strings.Repeat("€[]{}", 70)                                         // 700 septets with escapes
+	longExt := strings.Repeat("€[]{}", 70)                                      // 700 septets with escapes
 	longUCS2 := strings.Repeat("Привет, мир! 👋🏽 ", 20)
 	tests := []struct {
 		name, from, text, smsc string
@@ -280,7 +280,7 @@ func TestDecodeFieldsAndKinds(t *testing.T) {
 
 func TestDecodeStatusReport(t *testing.T) {
 	// MR 0x2A, RA +15551234567, SCTS 2024-03-01 10:00:00 +00:00, DT 10:00:05 -05:00, ST 0x00.
-	b := mustHex(t, "00" + "062A" + "0B915155214365F7" + "42301001000000" + "4230100100500A" + "00")
+	b := mustHex(t, "00"+"062A"+"0B915155214365F7"+"42301001000000"+"4230100100500A"+"00")
 	m, err := Decode(b, true)
 	if err != nil {
 		t.Fatal(err)
