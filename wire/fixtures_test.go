@@ -36,7 +36,7 @@ func newFixture(t testing.TB) *fixture {
 		parts: [][]byte{{0x07, 0x91, 0x44, 0x77, 0x28, 0x00, 0x00, 0xf0, 0x04, 0x0b}, {0x07, 0x91, 0x44, 0x77, 0x01}},
 		pt: &Plaintext{
 			Version: 1, Sender: "+447700900123",
-			Text:     "Your verification code is 482913. It expires in 10 minutes. Do not share this code with anyone. Ref: NESS-SMS test message, about 160 chars!",
+			Text:     "Your verification code is 482913. It expires in 10 minutes. Do not share this code with anyone, not even NESS staff. Ref: NESS-SMS benchmark text of 160 chars..",
 			SMSCTime: time.Date(2026, 5, 1, 13, 30, 10, 0, time.FixedZone("", 3600)),
 			Parts:    2, PartsExpected: 2, Encoding: EncodingGSM7,
 		},
