@@ -80,9 +80,10 @@ type Concat struct {
 
 // Ports is an application port addressing information element.
 type Ports struct {
-	Dst, Src int
+	Dst int `json:"dst"`
+	Src int `json:"src"`
 	// Bits is 8 or 16, the width of the port numbers.
-	Bits int
+	Bits int `json:"bits"`
 }
 
 // Indication is a message-waiting indication.
