@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func BenchmarkPutPart(b *testing.B) {
 		b.Run(fmt.Sprintf("goroutines=%d", par), func(b *testing.B) {
 			o := benchOpen(b, benchDelay)
 			var n atomic.Uint64
-			b.SetParallelism(par) // × GOMAXPROCS goroutines
+			b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0))) // par goroutines in all
 			b.ResetTimer()
 			if par == 1 {
 				for b.Loop() {
@@ -88,7 +89,7 @@ func BenchmarkCycle(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.SetParallelism(par)
+			b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
 			b.ResetTimer()
 			if par == 1 {
 				for b.Loop() {
