@@ -402,3 +402,21 @@ func TestDomainPrefixes(t *testing.T) {
 		t.Error("HasDomainPrefix of ordinary data = true")
 	}
 }
+
+// TestSMSJSONRejectsEveryBitFlip flips every bit of the JSON transport form: each result must
+// fail to decode or fail to verify (no flip yields another accepted encoding of a valid SMS).
+func TestSMSJSONRejectsEveryBitFlip(t *testing.T) {
+	f := newFixture(t)
+	data, _ := json.Marshal(f.sms(t))
+	for i := 0; i < len(data)*8; i++ {
+		bad := bytes.Clone(data)
+		bad[i/8] ^= 1 << (i % 8)
+		m, err := DecodeSMS(bad)
+		if err != nil {
+			continue
+		}
+		if err := m.Verify(f.agent.Verify); err == nil {
+			t.Fatalf("JSON with bit %d flipped (byte %d %q→%q) still verifies", i, i/8, data[i/8], bad[i/8])
+		}
+	}
+}
