@@ -123,7 +123,7 @@ func PartKey(iccid string, pdu []byte) Key {
 type Part struct {
 	Key      Key       // caller-computed, e.g. PartKey(ICCID, PDU)
 	Slot     int       // slot number, from 0
-	ICCID    string    // SIM the PDU was read from
+	ICCID    string    // SIM the PDU was read from; "" when it could not be read
 	Storage  string    // SIM/modem storage the PDU was in, e.g. "SM" or "ME"
 	Index    int       // index in that storage (for AT+CMGD)
 	PDU      []byte    // raw PDU bytes as read with AT+CMGR/AT+CMGL
@@ -433,8 +433,8 @@ func validatePart(p *Part) error {
 	switch {
 	case p.Slot < 0 || p.Slot > maxSlot:
 		return fmt.Errorf("%w: slot %d out of range 0..%d", ErrInvalid, p.Slot, maxSlot)
-	case p.ICCID == "" || len(p.ICCID) > maxICCID:
-		return fmt.Errorf("%w: ICCID %q: want 1 to %d characters", ErrInvalid, p.ICCID, maxICCID)
+	case len(p.ICCID) > maxICCID:
+		return fmt.Errorf("%w: ICCID %q longer than %d", ErrInvalid, p.ICCID, maxICCID)
 	case len(p.Storage) > maxStorage:
 		return fmt.Errorf("%w: storage %q longer than %d", ErrInvalid, p.Storage, maxStorage)
 	case p.Index < 0 || p.Index > maxIndex:

@@ -689,7 +689,7 @@ func TestPutPartValidates(t *testing.T) {
 	}{
 		{"empty PDU", func(p *outbox.Part) { p.PDU = nil }},
 		{"long PDU", func(p *outbox.Part) { p.PDU = make([]byte, 600) }},
-		{"no ICCID", func(p *outbox.Part) { p.ICCID = "" }},
+		{"long ICCID", func(p *outbox.Part) { p.ICCID = strings.Repeat("8", 33) }},
 		{"negative slot", func(p *outbox.Part) { p.Slot = -1 }},
 		{"zero key", func(p *outbox.Part) { p.Key = outbox.Key{} }},
 		{"storage with space", func(p *outbox.Part) { p.Storage = "S M" }},

@@ -204,9 +204,6 @@ func (d *decoder) partBody(p *Part) {
 	if d.err == nil && len(p.PDU) == 0 {
 		d.fail("empty PDU")
 	}
-	if d.err == nil && p.ICCID == "" {
-		d.fail("empty ICCID")
-	}
 }
 
 // encodePart returns the stored form of p (without its key, which is the bucket key).
@@ -313,9 +310,6 @@ func decodeMessage(key, b []byte) (Message, error) {
 
 // checkInvariants says whether the fields fit the message's state.
 func (m *Message) checkInvariants() error {
-	if m.ICCID == "" {
-		return errors.New("empty ICCID")
-	}
 	live := m.State != Acknowledged
 	switch {
 	case live && len(m.Parts) == 0:
