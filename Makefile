@@ -57,8 +57,8 @@ bench: setup
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	GOOS= GOARCH= $(GO) vet ./...
-	@if GOOS= GOARCH= $(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 -version >/dev/null 2>&1; then \
-		GOOS= GOARCH= $(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...; \
+	@if GOOS= GOARCH= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
+		GOOS= GOARCH= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; \
 	else echo "lint: staticcheck did not install from the module proxy; skipped it (gofmt and vet ran)"; fi
 
 cross:
