@@ -551,3 +551,27 @@ func decodeStrict(b []byte, v any) error {
 func Families() []string {
 	return slices.Sorted(maps.Keys(families))
 }
+
+// WithLines returns a copy in which slot i's line for role is lines[i]; a
+// nil entry leaves that slot as it is. It gives the generic USB profile its
+// optional per-port power lines (e.g. role enable for a switched USB hub
+// port, parsed with ParseLine). The profile must have concrete slots.
+func (p *Profile) WithLines(role Role, lines []*Line) (*Profile, error) {
+	if !slices.Contains(Roles, role) {
+		return nil, fmt.Errorf("profile %s: line role %q: want one of %v", p.Name, role, Roles)
+	}
+	if len(lines) > len(p.Slots) {
+		return nil, fmt.Errorf("profile %s: %s lines: %d given, the profile has %d slots", p.Name, role, len(lines), len(p.Slots))
+	}
+	c := p.Clone()
+	for i, l := range lines {
+		if l != nil {
+			l2 := cloneLine(*l)
+			c.Slots[i].setLine(role, &l2)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

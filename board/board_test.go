@@ -530,3 +530,38 @@ func js(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestGenericUSBWithPowerLines(t *testing.T) {
+	g, _ := board.ByName("usb-generic")
+	p, err := g.WithPorts([]string{"/dev/serial/by-path/platform-xhci-hcd.0-usb-0:1:1.2-port0", "/dev/serial/by-path/platform-xhci-hcd.0-usb-0:2:1.2-port0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0, err := board.ParseLine("gpiochip0:17:active_low")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.WithLines(board.RoleEnable, []*board.Line{&l0, nil})
+	if err != nil {
+		t.Fatalf("WithLines: %v", err)
+	}
+	if q.Slots[0].Enable == nil || !reflect.DeepEqual(*q.Slots[0].Enable, l0) || q.Slots[1].Enable != nil {
+		t.Errorf("WithLines: got %s, want slot 0 enable %s and slot 1 none", js(q.Slots), l0)
+	}
+	if p.Slots[0].Enable != nil {
+		t.Errorf("WithLines changed its receiver")
+	}
+	for _, tt := range []struct {
+		role    board.Role
+		lines   []*board.Line
+		wantErr string
+	}{
+		{"pwm", []*board.Line{&l0}, `line role "pwm"`},
+		{board.RoleEnable, []*board.Line{&l0, nil, &l0}, "3 given, the profile has 2 slots"},
+		{board.RoleEnable, []*board.Line{&l0, &l0}, "slots[1].enable: line gpiochip0:17:active_low: also used by slots[0].enable"},
+	} {
+		if _, err := p.WithLines(tt.role, tt.lines); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("WithLines(%s, %d lines): got %v, want error containing %q", tt.role, len(tt.lines), err, tt.wantErr)
+		}
+	}
+}
