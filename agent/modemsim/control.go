@@ -108,13 +108,15 @@ func (sim *Simulator) withSlot(h func(*Slot, http.ResponseWriter, *http.Request)
 // DecodeJSON decodes exactly one JSON object from r into dst, refusing unknown fields, trailing
 // data and bodies over MaxBodyBytes. Its errors name the offending field and say what is wanted.
 func DecodeJSON(r io.Reader, dst any) error {
-	dec := json.NewDecoder(io.LimitReader(r, MaxBodyBytes+1))
+	lr := &io.LimitedReader{R: r, N: MaxBodyBytes + 1}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
-	}
-	if dec.InputOffset() > MaxBodyBytes {
+	err := dec.Decode(dst)
+	if lr.N <= 0 {
 		return &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
+	}
+	if err != nil {
+		return jsonError(err)
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); err != io.EOF {
@@ -131,7 +133,7 @@ func jsonError(err error) error {
 	case errors.Is(err, io.EOF):
 		return badRequest("body is empty; want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("body is truncated JSON (or larger than %d bytes)", MaxBodyBytes)
+		return badRequest("body is truncated JSON")
 	case errors.As(err, &syn):
 		return badRequest("body is not valid JSON at offset %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
