@@ -42,7 +42,8 @@ func startEmbedded(t *testing.T, withTLS bool) brokertest.Target {
 		t.Fatal(err)
 	}
 	cfg := broker.Config{Listen: "127.0.0.1:0", HubPasswordHash: mustHash(t, hubPass), Lookup: mapLookup(t, agents)}
-	tg := brokertest.Target{HubUser: broker.DefaultHubUsername, HubPassword: hubPass, Agents: agents}
+	tg := brokertest.Target{HubUser: broker.DefaultHubUsername, HubPassword: hubPass, Agents: agents,
+		RefusesSubscribe: true}
 	if withTLS {
 		cfg.CertFile, cfg.KeyFile, tg.TLS = brokertest.NewTLS(t, t.TempDir())
 	}
