@@ -136,6 +136,19 @@ type Rental struct {
 	CreatedAt     time.Time
 }
 
+// Lease is one lease the hub signed for a SIM. Every issued lease is kept, also after a newer
+// one replaced it or the rental ended, so an SMS sealed under it can still be checked.
+type Lease struct {
+	ICCID         string
+	Seq           uint64 // from Store.NextLeaseSeq(ICCID)
+	RentalID      string
+	AgentID       string // the agent the lease was published to
+	RenterSealKey []byte // X25519 key SMS under this lease are sealed to
+	From, Until   time.Time
+	Signed        []byte // the lease as published (JSON transport form), exact bytes
+	IssuedAt      time.Time
+}
+
 // Message is one sealed, agent-signed SMS as the hub stores it: ciphertext and routing only.
 type Message struct {
 	ID           string // the agent-computed message id (hex); unique
@@ -216,6 +229,11 @@ type Store interface {
 	// ActiveLease returns the active rental of the SIM whose [From, Until) holds now, the one
 	// with the highest LeaseSeq when several do; ErrNotFound when there is none.
 	ActiveLease(ctx context.Context, iccid string, now time.Time) (Rental, error)
+
+	// PutLease records a lease the hub issued; a second lease with the same (ICCID, Seq) fails.
+	PutLease(ctx context.Context, l Lease) error
+	// GetLease returns the lease issued for the SIM with this sequence; ErrNotFound when none.
+	GetLease(ctx context.Context, iccid string, seq uint64) (Lease, error)
 
 	// PutMessage stores m exactly once. A message whose ID is already stored is left as it is
 	// and PutMessage returns stored=false with no error, so the receipt can be sent again.

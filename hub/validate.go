@@ -131,6 +131,27 @@ func (r Rental) Validate() error {
 }
 
 // Validate checks the fields a Store needs.
+func (l Lease) Validate() error {
+	switch {
+	case !ValidICCID(l.ICCID):
+		return invalid("lease", "ICCID", "want 18-22 digits")
+	case l.Seq == 0 || l.Seq > 1<<63-1:
+		return invalid("lease", "Seq", "want 1..2^63-1")
+	case l.RentalID == "" || len(l.RentalID) > 128:
+		return invalid("lease", "RentalID", "want 1-128 bytes")
+	case !ValidAgentID(l.AgentID):
+		return invalid("lease", "AgentID", "want 32 lowercase hex digits")
+	case !validKey(l.RenterSealKey):
+		return invalid("lease", "RenterSealKey", "want 32 bytes")
+	case l.From.IsZero() || l.Until.Before(l.From):
+		return invalid("lease", "Until", "want From set and Until not before From")
+	case len(l.Signed) == 0:
+		return invalid("lease", "Signed", "empty")
+	}
+	return nil
+}
+
+// Validate checks the fields a Store needs.
 func (m Message) Validate() error {
 	switch {
 	case m.ID == "" || len(m.ID) > 128:

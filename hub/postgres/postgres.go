@@ -200,6 +200,20 @@ CREATE TABLE tokens (
 	expires_at timestamptz NOT NULL
 );
 `,
+	`
+CREATE TABLE leases (
+	iccid           text NOT NULL,
+	seq             bigint NOT NULL,
+	rental_id       text NOT NULL REFERENCES rentals(id),
+	agent_id        text NOT NULL,
+	renter_seal_key bytea NOT NULL,
+	valid_from      timestamptz NOT NULL,
+	valid_until     timestamptz NOT NULL,
+	signed          bytea NOT NULL,
+	issued_at       timestamptz,
+	PRIMARY KEY (iccid, seq)
+);
+`,
 }
 
 // ts is t as a query argument: NULL for the zero time.
@@ -524,6 +538,40 @@ func (s *Store) ActiveLease(ctx context.Context, iccid string, now time.Time) (h
 		return hub.Rental{}, fmt.Errorf("active lease %s: %w", iccid, err)
 	}
 	return r, nil
+}
+
+// PutLease implements hub.Store.
+func (s *Store) PutLease(ctx context.Context, l hub.Lease) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO leases (iccid, seq, rental_id, agent_id,
+		renter_seal_key, valid_from, valid_until, signed, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		l.ICCID, int64(l.Seq), l.RentalID, l.AgentID, l.RenterSealKey, ts(l.From), ts(l.Until), l.Signed, ts(l.IssuedAt))
+	if err != nil {
+		return fmt.Errorf("put lease %s#%d: %w", l.ICCID, l.Seq, err)
+	}
+	return nil
+}
+
+// GetLease implements hub.Store.
+func (s *Store) GetLease(ctx context.Context, iccid string, seq uint64) (hub.Lease, error) {
+	if seq > 1<<63-1 {
+		return hub.Lease{}, notFound("lease", fmt.Sprintf("%s#%d", iccid, seq))
+	}
+	l := hub.Lease{ICCID: iccid, Seq: seq}
+	var from, until, issued *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT rental_id, agent_id, renter_seal_key, valid_from,
+		valid_until, signed, issued_at FROM leases WHERE iccid = $1 AND seq = $2`, iccid, int64(seq)).
+		Scan(&l.RentalID, &l.AgentID, &l.RenterSealKey, &from, &until, &l.Signed, &issued)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return hub.Lease{}, notFound("lease", fmt.Sprintf("%s#%d", iccid, seq))
+	}
+	if err != nil {
+		return hub.Lease{}, fmt.Errorf("get lease %s#%d: %w", iccid, seq, err)
+	}
+	l.From, l.Until, l.IssuedAt = fromTS(from), fromTS(until), fromTS(issued)
+	return l, nil
 }
 
 // PutMessage implements hub.Store.

@@ -214,6 +214,20 @@ CREATE TABLE tokens (
 	expires_at INTEGER NOT NULL
 ) STRICT;
 `,
+	`
+CREATE TABLE leases (
+	iccid           TEXT NOT NULL,
+	seq             INTEGER NOT NULL,
+	rental_id       TEXT NOT NULL REFERENCES rentals(id),
+	agent_id        TEXT NOT NULL,
+	renter_seal_key BLOB NOT NULL,
+	valid_from      INTEGER NOT NULL,
+	valid_until     INTEGER NOT NULL,
+	signed          BLOB NOT NULL,
+	issued_at       INTEGER NOT NULL,
+	PRIMARY KEY (iccid, seq)
+) STRICT;
+`,
 }
 
 func micros(t time.Time) int64 {
@@ -560,6 +574,41 @@ func (s *Store) ActiveLease(ctx context.Context, iccid string, now time.Time) (h
 		return hub.Rental{}, fmt.Errorf("active lease %s: %w", iccid, err)
 	}
 	return r, nil
+}
+
+// PutLease implements hub.Store.
+func (s *Store) PutLease(ctx context.Context, l hub.Lease) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO leases (iccid, seq, rental_id, agent_id,
+		renter_seal_key, valid_from, valid_until, signed, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ICCID, int64(l.Seq), l.RentalID, l.AgentID, l.RenterSealKey, micros(hub.StoreTime(l.From)),
+		micros(hub.StoreTime(l.Until)), l.Signed, micros(hub.StoreTime(l.IssuedAt)))
+	if err != nil {
+		return fmt.Errorf("put lease %s#%d: %w", l.ICCID, l.Seq, err)
+	}
+	return nil
+}
+
+// GetLease implements hub.Store.
+func (s *Store) GetLease(ctx context.Context, iccid string, seq uint64) (hub.Lease, error) {
+	if seq > 1<<63-1 {
+		return hub.Lease{}, notFound("lease", fmt.Sprintf("%s#%d", iccid, seq))
+	}
+	l := hub.Lease{ICCID: iccid, Seq: seq}
+	var from, until, issued int64
+	err := s.db.QueryRowContext(ctx, `SELECT rental_id, agent_id, renter_seal_key, valid_from,
+		valid_until, signed, issued_at FROM leases WHERE iccid = ? AND seq = ?`, iccid, int64(seq)).
+		Scan(&l.RentalID, &l.AgentID, &l.RenterSealKey, &from, &until, &l.Signed, &issued)
+	if errors.Is(err, sql.ErrNoRows) {
+		return hub.Lease{}, notFound("lease", fmt.Sprintf("%s#%d", iccid, seq))
+	}
+	if err != nil {
+		return hub.Lease{}, fmt.Errorf("get lease %s#%d: %w", iccid, seq, err)
+	}
+	l.From, l.Until, l.IssuedAt = fromMicros(from), fromMicros(until), fromMicros(issued)
+	return l, nil
 }
 
 // PutMessage implements hub.Store.

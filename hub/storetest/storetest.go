@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"LeaseSeq", testLeaseSeq},
 		{"LeaseSeqConcurrent", testLeaseSeqConcurrent},
 		{"ActiveLease", testActiveLease},
+		{"IssuedLeases", testIssuedLeases},
 		{"PutMessageOnce", testPutMessageOnce},
 		{"PutMessageConcurrent", testPutMessageConcurrent},
 		{"ListMessagesCursor", testListMessagesCursor},
@@ -479,6 +480,56 @@ func testActiveLease(t *testing.T, s hub.Store) {
 	}
 	if r, err := s.ActiveLease(ctx, ICCID(5), base.Add(36*time.Hour)); err != nil || r.ID != "r-cur" {
 		t.Errorf("ActiveLease after ending r-over: got %q, %v; want r-cur", r.ID, err)
+	}
+}
+
+// testIssuedLeases: every issued lease is kept by (ICCID, Seq), the same pair cannot be issued
+// twice, and an unknown pair is hub.ErrNotFound.
+func testIssuedLeases(t *testing.T, s hub.Store) {
+	a := mustAgent(t, s, "issued")
+	mustNumber(t, s, a.ID, "+4917022222222", 6)
+	r := rental("r-issued", "+4917022222222", 6, "frank", 1, base, base.Add(time.Hour), hub.RentalActive)
+	if err := s.PutRental(ctx, r); err != nil {
+		t.Fatalf("PutRental: %v", err)
+	}
+	leases := []hub.Lease{
+		{ICCID: ICCID(6), Seq: 1, RentalID: r.ID, AgentID: a.ID, RenterSealKey: r.RenterSealKey,
+			From: base, Until: base.Add(time.Hour), Signed: []byte("lease 1"), IssuedAt: base},
+		// The same rental ended early: a higher sequence, Until moved to the end.
+		{ICCID: ICCID(6), Seq: 2, RentalID: r.ID, AgentID: a.ID, RenterSealKey: r.RenterSealKey,
+			From: base, Until: base.Add(time.Minute), Signed: []byte("lease 2"), IssuedAt: base.Add(time.Minute)},
+	}
+	for _, l := range leases {
+		if err := s.PutLease(ctx, l); err != nil {
+			t.Fatalf("PutLease(%s#%d): %v", l.ICCID, l.Seq, err)
+		}
+	}
+	for _, want := range leases {
+		got, err := s.GetLease(ctx, want.ICCID, want.Seq)
+		if err != nil {
+			t.Fatalf("GetLease(%s, %d): %v", want.ICCID, want.Seq, err)
+		}
+		want.From, want.Until, want.IssuedAt = hub.StoreTime(want.From), hub.StoreTime(want.Until), hub.StoreTime(want.IssuedAt)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("GetLease(%s, %d):\ngot  %+v\nwant %+v", want.ICCID, want.Seq, got, want)
+		}
+	}
+	if err := s.PutLease(ctx, leases[0]); err == nil {
+		t.Errorf("PutLease of %s#1 a second time: got no error, want one", ICCID(6))
+	}
+	for _, c := range []struct {
+		iccid string
+		seq   uint64
+	}{{ICCID(6), 3}, {ICCID(7), 1}, {ICCID(6), 0}, {ICCID(6), 1 << 63}} {
+		if _, err := s.GetLease(ctx, c.iccid, c.seq); !errors.Is(err, hub.ErrNotFound) {
+			t.Errorf("GetLease(%s, %d): got %v, want hub.ErrNotFound", c.iccid, c.seq, err)
+		}
+	}
+	bad := leases[0]
+	bad.Seq = 0
+	var inv *hub.InvalidError
+	if err := s.PutLease(ctx, bad); !errors.As(err, &inv) || inv.Field != "Seq" {
+		t.Errorf("PutLease with Seq 0: got %v, want an InvalidError on Seq", err)
 	}
 }
 
