@@ -177,6 +177,18 @@ func (b *Broker) URL() string {
 	return "tcp://" + b.addr.String()
 }
 
+// DisconnectAgent closes the connection of the agent with this id, if it is connected, and
+// reports whether it was. Call it after revoking an agent: the broker checks credentials only when
+// a client connects (Mosquitto does the same on SIGHUP after the password file changed).
+func (b *Broker) DisconnectAgent(agentID string) bool {
+	cl, ok := b.srv.Clients.Get(agentID)
+	if !ok || cl.Closed() {
+		return false
+	}
+	b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
+	return true
+}
+
 // Close disconnects every client and stops listening.
 func (b *Broker) Close() error { return b.srv.Close() }
 

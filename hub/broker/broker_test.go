@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -212,5 +213,40 @@ func TestTopicRules(t *testing.T) {
 	}
 	if broker.AgentMayUse("+", "ness/v1/agent/+/x") {
 		t.Errorf("AgentMayUse with a wildcard as agent id: got true, want false")
+	}
+}
+
+func TestDisconnectAgent(t *testing.T) {
+	a := brokertest.NewAgents(t, 1)[0]
+	hashes := map[string]string{a.ID: mustHash(t, a.Password)}
+	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", HubPasswordHash: mustHash(t, "hub"),
+		Lookup: func(id string) (string, bool) { h, ok := hashes[id]; return h, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lost := make(chan struct{})
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID(a.ID).SetUsername(a.ID).
+		SetPassword(a.Password).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) }))
+	if tok := c.Connect(); !tok.WaitTimeout(5e9) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	if b.DisconnectAgent(storetest.AgentID("not connected")) {
+		t.Errorf("DisconnectAgent of an agent not connected: got true, want false")
+	}
+	delete(hashes, a.ID) // revoked
+	if !b.DisconnectAgent(a.ID) {
+		t.Fatalf("DisconnectAgent of a connected agent: got false, want true")
+	}
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("agent still connected 5s after DisconnectAgent")
+	}
+	tok := c.Connect()
+	if tok.WaitTimeout(5e9) && tok.Error() == nil {
+		t.Errorf("revoked agent reconnect: got success, want refusal")
 	}
 }

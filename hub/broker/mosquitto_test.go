@@ -233,6 +233,16 @@ func TestMosquittoReload(t *testing.T) {
 	if err := connect(revoked); err != nil {
 		t.Fatalf("enrolled agent: %v", err)
 	}
+	// The revoked agent holds a connection across the reload.
+	lost := make(chan struct{})
+	held := paho.NewClient(paho.NewClientOptions().AddBroker(m.target.AgentURL).SetTLSConfig(m.target.TLS).
+		SetClientID(revoked.ID).SetUsername(revoked.ID).SetPassword(revoked.Password).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) }))
+	if tok := held.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("revoked agent's held connection: %v", tok.Error())
+	}
+	defer held.Disconnect(0)
+
 	creds := []broker.Credential{{Username: broker.DefaultHubUsername, PasswordHash: mustHash(t, m.target.HubPassword)}}
 	for _, a := range []brokertest.Agent{agents[0], newcomer} {
 		creds = append(creds, broker.Credential{Username: a.ID, PasswordHash: mustHash(t, a.Password)})
@@ -255,6 +265,12 @@ func TestMosquittoReload(t *testing.T) {
 			t.Fatalf("after rewriting the password file and SIGHUP: newcomer err=%v (want nil), revoked err=%v (want refusal)", errNew, errOld)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// Mosquitto re-applies the password file to connected clients on reload.
+	select {
+	case <-lost:
+	case <-time.After(5 * time.Second):
+		t.Errorf("revoked agent's connection open 5s after the reload, want it closed")
 	}
 }
 
