@@ -1,0 +1,291 @@
+// Package pipelinetest has the real parts the pipeline's tests run against: a private Mosquitto
+// broker on a free port (started, stopped and restarted by the test; the shared broker on
+// 127.0.0.1:1883 is never touched), and a small stand-in hub that takes agents' SMS from the
+// broker, verifies them with wire, answers with hub-signed receipts and publishes hub-signed
+// retained leases. The real hub (hub/) replaces the stand-in later.
+package pipelinetest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/ness-network/ness-sms/wire"
+)
+
+// MosquittoPath is the broker binary the tests start.
+const MosquittoPath = "/usr/sbin/mosquitto"
+
+// Broker is a private Mosquitto.
+type Broker struct {
+	t    testing.TB
+	dir  string
+	Port int
+	URL  string // tcp://127.0.0.1:port
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartBroker starts a private Mosquitto with persistence in a temporary directory and stops it
+// at the end of the test. It fails the test, saying how to install it, when the binary is
+// missing.
+func StartBroker(t testing.TB) *Broker {
+	t.Helper()
+	if _, err := os.Stat(MosquittoPath); err != nil {
+		t.Fatalf("%s not found (%v): install it with `apt-get install mosquitto`", MosquittoPath, err)
+	}
+	b := &Broker{t: t, dir: t.TempDir(), Port: FreePort(t)}
+	b.URL = "tcp://127.0.0.1:" + strconv.Itoa(b.Port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type warning\n", b.Port, b.dir)
+	if err := os.WriteFile(filepath.Join(b.dir, "mosquitto.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.Start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// Start starts the broker (again) and waits until it accepts connections.
+func (b *Broker) Start() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		return
+	}
+	cmd := exec.Command(MosquittoPath, "-c", filepath.Join(b.dir, "mosquitto.conf"))
+	log, err := os.OpenFile(filepath.Join(b.dir, "mosquitto.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("start mosquitto: %v", err)
+	}
+	log.Close()
+	b.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(b.Port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+			b.t.Fatalf("mosquitto on port %d did not come up: %v\n%s", b.Port, err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop stops the broker (SIGTERM, so it writes its persistence file) and waits for it.
+func (b *Broker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		b.cmd.Process.Kill()
+		<-done
+	}
+	b.cmd = nil
+}
+
+// Client connects a plain paho client (clean session) to url, failing the test on error.
+// onConnect, when set, runs after every (re)connection, e.g. to subscribe again.
+func Client(t testing.TB, url, id string, onMsg mqtt.MessageHandler, onConnect func(mqtt.Client)) mqtt.Client {
+	t.Helper()
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(true).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(time.Second).SetOrderMatters(false)
+	if onMsg != nil {
+		opts.SetDefaultPublishHandler(onMsg)
+	}
+	if onConnect != nil {
+		opts.SetOnConnectHandler(func(c mqtt.Client) { go onConnect(c) })
+	}
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("mqtt client %s: connect %s: %v", id, url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// Hub is the stand-in hub.
+type Hub struct {
+	t      testing.TB
+	Key    *wire.Identity
+	client mqtt.Client
+	now    func() time.Time
+
+	mu       sync.Mutex
+	certs    map[string]*wire.AgentCert
+	messages map[string]*wire.SMS // by id, first copy
+	copies   map[string]int       // publishes seen per id
+	rejected []error
+	notify   chan struct{}
+}
+
+// StartHub connects the stand-in hub to the broker at url. It accepts SMS only from agents whose
+// certificate it is given (AddAgent).
+func StartHub(t testing.TB, url string, key *wire.Identity) *Hub {
+	t.Helper()
+	h := &Hub{t: t, Key: key, now: time.Now, certs: map[string]*wire.AgentCert{},
+		messages: map[string]*wire.SMS{}, copies: map[string]int{}, notify: make(chan struct{}, 1)}
+	ready := make(chan struct{}, 1)
+	h.client = Client(t, url, fmt.Sprintf("testhub-%d-%d", os.Getpid(), time.Now().UnixNano()), nil, func(c mqtt.Client) {
+		// A clean session loses its subscription when the broker restarts: subscribe on every connect.
+		c.Subscribe("ness/v1/agent/+/sms", 1, h.onSMS).WaitTimeout(10 * time.Second)
+		select {
+		case ready <- struct{}{}:
+		default:
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("hub: no subscription after 10 s")
+	}
+	return h
+}
+
+// AddAgent registers an agent certificate.
+func (h *Hub) AddAgent(c *wire.AgentCert) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.certs[c.AgentID] = c
+}
+
+func (h *Hub) onSMS(_ mqtt.Client, msg mqtt.Message) {
+	m, err := wire.DecodeSMS(msg.Payload())
+	var cert *wire.AgentCert
+	if err == nil {
+		h.mu.Lock()
+		cert = h.certs[m.AgentID]
+		h.mu.Unlock()
+		if cert == nil {
+			err = fmt.Errorf("sms %s: unknown agent %s", m.ID, m.AgentID)
+		}
+	}
+	if err == nil {
+		if t, terr := wire.ParseTopic(msg.Topic()); terr != nil || t.AgentID != m.AgentID {
+			err = fmt.Errorf("sms %s: topic %s does not belong to agent %s", m.ID, msg.Topic(), m.AgentID)
+		}
+	}
+	if err == nil {
+		err = cert.Verify(h.now())
+	}
+	if err == nil {
+		err = m.Verify(cert.AgentKey)
+	}
+	h.mu.Lock()
+	if err != nil {
+		h.rejected = append(h.rejected, err)
+		h.mu.Unlock()
+		return
+	}
+	_, dup := h.messages[m.ID]
+	if !dup {
+		h.messages[m.ID] = m
+	}
+	h.copies[m.ID]++
+	h.mu.Unlock()
+	select {
+	case h.notify <- struct{}{}:
+	default:
+	}
+	r := &wire.Receipt{MessageID: m.ID, AgentID: m.AgentID, Received: h.now(), Duplicate: dup}
+	if err := r.Sign(h.Key); err != nil {
+		h.t.Errorf("hub: sign receipt: %v", err)
+		return
+	}
+	b, _ := r.MarshalJSON()
+	h.client.Publish(wire.ReceiptTopic(m.AgentID), 1, false, b)
+}
+
+// Messages returns the first copy of every message received, by id.
+func (h *Hub) Messages() map[string]*wire.SMS {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]*wire.SMS, len(h.messages))
+	for k, v := range h.messages {
+		out[k] = v
+	}
+	return out
+}
+
+// Count returns how many distinct messages the hub holds.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.messages)
+}
+
+// Rejected returns the errors of messages the hub refused.
+func (h *Hub) Rejected() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.rejected...)
+}
+
+// Notify receives after new messages arrive.
+func (h *Hub) Notify() <-chan struct{} { return h.notify }
+
+// Lease builds a lease signed by signer (normally h.Key; another key makes a forgery).
+func Lease(t testing.TB, signer *wire.Identity, agentID, iccid string, renter wire.SealKey, seq uint64, from, until time.Time) *wire.Lease {
+	t.Helper()
+	l := &wire.Lease{ICCID: iccid, AgentID: agentID, Renter: renter, Phone: "+4915123456789", ValidFrom: from, ValidUntil: until, Seq: seq}
+	if err := l.Sign(signer); err != nil {
+		t.Fatalf("sign lease: %v", err)
+	}
+	return l
+}
+
+// PublishLease publishes a lease retained on its topic and waits for the PUBACK.
+func (h *Hub) PublishLease(l *wire.Lease) {
+	h.t.Helper()
+	b, err := l.MarshalJSON()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.Publish(wire.LeaseTopic(l.AgentID, l.ICCID), b, true)
+}
+
+// Publish publishes raw bytes (QoS 1) and waits for the PUBACK.
+func (h *Hub) Publish(topic string, payload []byte, retained bool) {
+	h.t.Helper()
+	tok := h.client.Publish(topic, 1, retained, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		h.t.Fatalf("hub: publish %s: %v", topic, tok.Error())
+	}
+}
