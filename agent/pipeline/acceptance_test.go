@@ -38,7 +38,7 @@ type world struct {
 	provider *wire.Identity
 
 	mu     sync.Mutex
-	copies map[string]int            // publishes seen by the renter subscriber, by id
+	copies map[string]int             // publishes seen by the renter subscriber, by id
 	opened map[string]*wire.Plaintext // by id
 	badMsg []string
 
@@ -158,7 +158,7 @@ type sent struct {
 
 var texts = []string{
 	"Your code is %d",
-	"Ваш код подтверждения: %d", // UCS-2
+	"Ваш код подтверждения: %d",                                                                    // UCS-2
 	"%d: " + strings.Repeat("A long message that needs several parts to arrive in one piece. ", 4), // multipart GSM 7-bit
 	"%d 🎉 " + strings.Repeat("Привет, это длинное сообщение в UCS-2. ", 3),                         // multipart UCS-2 with a surrogate pair
 	"{%d} [brackets] ~ € ^ extension table",

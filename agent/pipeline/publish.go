@@ -5,8 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/ness-network/ness-sms/agent/outbox"
 	"github.com/ness-network/ness-sms/agent/identity"
+	"github.com/ness-network/ness-sms/agent/outbox"
 	"github.com/ness-network/ness-sms/wire"
 )
 
