@@ -21,7 +21,11 @@ import (
 	"github.com/ness-network/ness-sms/wire"
 )
 
-var long = flag.Bool("ness.long", false, "run the full acceptance: 3,000 SMS, 10 SIGKILLs")
+var (
+	smsCount = flag.Int("ness.sms", 3000, "SMS TestAcceptanceKills injects")
+	kills    = flag.Int("ness.kills", 10, "SIGKILLs TestAcceptanceKills deals the agent")
+	outage   = flag.Duration("ness.outage", 60*time.Second, "how long TestAcceptanceBrokerOutage keeps the broker down")
+)
 
 // world is one acceptance run's parts: private broker, stand-in hub, simulator with its
 // sockets, enrolled agent data directory, and the renter's subscriber.
@@ -93,7 +97,7 @@ func newWorld(t *testing.T, slots int) *world {
 			time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)))
 	}
 	// The renter's subscriber opens everything on the agent's SMS topic.
-	pipelinetest.Client(t, w.broker.URL, "renter-"+w.agentID[:8], nil, func(c mqtt.Client) {
+	pipelinetest.PersistentClient(t, w.broker.URL, "renter-"+w.agentID[:8], w.onSMS, func(c mqtt.Client) {
 		c.Subscribe(wire.SMSTopic(w.agentID), 1, w.onSMS).WaitTimeout(10 * time.Second)
 	})
 	return w
@@ -254,12 +258,9 @@ func (w *world) waitAll(want []sent, timeout time.Duration) {
 // and restarted; the renter gets every SMS exactly once by id and every SIM ends empty.
 func TestAcceptanceKills(t *testing.T) {
 	if testing.Short() {
-		t.Skip("short mode: needs mosquitto and takes about a minute")
+		t.Skip("short mode: 3,000 SMS and 10 SIGKILLs take about 35 s (use -ness.sms=300 -ness.kills=3 for a quick run)")
 	}
-	n, kills := 300, 3
-	if *long {
-		n, kills = 3000, 10
-	}
+	n, kills := *smsCount, *kills
 	w := newWorld(t, 32)
 	w.startAgent()
 	var injected []sent
@@ -306,4 +307,39 @@ func retainedStatus(t *testing.T, url, agentID string) *wire.Status {
 	case <-time.After(3 * time.Second):
 		return nil
 	}
+}
+
+// TestAcceptanceBrokerOutage: the private broker is stopped mid-run; SMS keep leaving the SIMs
+// into the outbox, nothing is lost, and the flow resumes when the broker is back.
+func TestAcceptanceBrokerOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skipf("short mode: keeps the broker down for %s", *outage)
+	}
+	w := newWorld(t, 8)
+	w.startAgent()
+	first := w.inject(40, 5*time.Millisecond)
+	w.waitAll(first, time.Minute)
+	w.broker.Stop()
+	down := time.Now()
+	during := w.inject(120, 10*time.Millisecond)
+	// While the broker is down the SIMs still drain into the outbox.
+	for {
+		left := 0
+		for _, s := range w.sim.Slots() {
+			left += len(s.Status().Messages)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Since(down) > *outage {
+			t.Fatalf("%d PDUs still on the SIMs after %s without a broker", left, *outage)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Until(down.Add(*outage)))
+	w.broker.Start()
+	up := time.Now()
+	w.waitAll(append(first, during...), 2*time.Minute)
+	t.Logf("broker down %s; all %d SMS delivered %s after it came back", *outage, len(first)+len(during), time.Since(up).Round(time.Millisecond))
+	w.stopAgent()
 }

@@ -122,8 +122,18 @@ func (b *Broker) Stop() {
 // Client connects a plain paho client (clean session) to url, failing the test on error.
 // onConnect, when set, runs after every (re)connection, e.g. to subscribe again.
 func Client(t testing.TB, url, id string, onMsg mqtt.MessageHandler, onConnect func(mqtt.Client)) mqtt.Client {
+	return client(t, url, id, true, onMsg, onConnect)
+}
+
+// PersistentClient is Client with a persistent session (CleanSession false): the broker
+// queues QoS 1 messages for it while it reconnects, e.g. across a broker restart.
+func PersistentClient(t testing.TB, url, id string, onMsg mqtt.MessageHandler, onConnect func(mqtt.Client)) mqtt.Client {
+	return client(t, url, id, false, onMsg, onConnect)
+}
+
+func client(t testing.TB, url, id string, clean bool, onMsg mqtt.MessageHandler, onConnect func(mqtt.Client)) mqtt.Client {
 	t.Helper()
-	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(true).
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(clean).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(time.Second).SetOrderMatters(false)
 	if onMsg != nil {
