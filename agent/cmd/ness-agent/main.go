@@ -148,42 +148,17 @@ func run(ctx context.Context, cfg *agent.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var opener power.Opener
-	if p.Driver == board.DriverSim {
-		if opener, err = power.NewSimOpener(cfg.SimControl, nil, power.SystemClock{}); err != nil {
-			return fmt.Errorf("%s_SIM_CONTROL: %w", agent.EnvPrefix, err)
-		}
-	} else {
-		opener = power.NewGPIOOpener("ness-agent")
-	}
-	// Requesting the lines puts every output at its idle level: the known state we start from.
-	ctrls, err := power.OpenBoard(p, opener, power.SystemClock{})
-	if err != nil {
-		return fmt.Errorf("board %s: %w", p.Name, err)
-	}
-	defer func() {
-		for _, c := range ctrls {
-			c.Close()
-		}
-	}()
-	slots := make([]agent.SlotConfig, len(p.Slots))
-	for i, s := range p.Slots {
-		slots[i] = agent.SlotConfig{Port: s.Port, Baud: s.Baud, Power: ctrls[i]}
-	}
-
 	pl, err := newPipeline(ctx, cfg, log.With("component", "pipeline"))
 	if err != nil {
 		return err
 	}
 	defer pl.Close()
-	sup, err := agent.NewSupervisor(agent.SupervisorConfig{
-		Slots: slots, Ports: serialOpener{}, Sink: pl.Sink(), Timing: cfg.Timing(p),
-		Logger: log.With("component", "supervisor"),
-	})
+	sup, closeBoard, err := supervise(p, cfg, pl.Sink(), serialOpener{}, log, nil)
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "board", p.Name, "slots", len(slots), "health", cfg.HealthInterval, "sweep", cfg.SweepInterval)
+	defer closeBoard()
+	log.Info("starting", "board", p.Name, "slots", len(p.Slots), "health", cfg.HealthInterval, "sweep", cfg.SweepInterval)
 
 	if cfg.MetricsAddr != "" {
 		stopMetrics, err := serveMetrics(cfg.MetricsAddr, sup, log)
@@ -200,6 +175,41 @@ func run(ctx context.Context, cfg *agent.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// supervise opens the board's power lines (which puts every output at its idle level: the known
+// state the agent starts from) and builds the supervisor over them. close releases the lines.
+func supervise(p *board.Profile, cfg *agent.Config, sink agent.PartSink, ports agent.PortOpener, log *slog.Logger, onAction func(agent.Action)) (sup *agent.Supervisor, close func(), err error) {
+	var opener power.Opener
+	if p.Driver == board.DriverSim {
+		if opener, err = power.NewSimOpener(cfg.SimControl, nil, power.SystemClock{}); err != nil {
+			return nil, nil, fmt.Errorf("%s_SIM_CONTROL: %w", agent.EnvPrefix, err)
+		}
+	} else {
+		opener = power.NewGPIOOpener("ness-agent")
+	}
+	ctrls, err := power.OpenBoard(p, opener, power.SystemClock{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("board %s: %w", p.Name, err)
+	}
+	close = func() {
+		for _, c := range ctrls {
+			c.Close()
+		}
+	}
+	slots := make([]agent.SlotConfig, len(p.Slots))
+	for i, s := range p.Slots {
+		slots[i] = agent.SlotConfig{Port: s.Port, Baud: s.Baud, Power: ctrls[i]}
+	}
+	sup, err = agent.NewSupervisor(agent.SupervisorConfig{
+		Slots: slots, Ports: ports, Sink: sink, Timing: cfg.Timing(p),
+		Logger: log.With("component", "supervisor"), OnAction: onAction,
+	})
+	if err != nil {
+		close()
+		return nil, nil, err
+	}
+	return sup, close, nil
 }
 
 // serveMetrics serves /metrics on addr from a registry of its own.
@@ -228,4 +238,3 @@ func serveMetrics(addr string, sup *agent.Supervisor, log *slog.Logger) (func(),
 		srv.Shutdown(c)
 	}, nil
 }
-
