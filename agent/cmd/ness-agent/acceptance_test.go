@@ -25,7 +25,9 @@ type timedSink struct {
 	at map[string]time.Time // PDU hex → first arrival
 }
 
-func newTimedSink() *timedSink { return &timedSink{Sink: slottest.NewSink(), at: map[string]time.Time{}} }
+func newTimedSink() *timedSink {
+	return &timedSink{Sink: slottest.NewSink(), at: map[string]time.Time{}}
+}
 
 func (s *timedSink) StorePart(ctx context.Context, p agent.ReceivedPart) error {
 	s.mu.Lock()

@@ -23,7 +23,6 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ness-network/ness-sms/agent"
@@ -215,7 +214,8 @@ func supervise(p *board.Profile, cfg *agent.Config, sink agent.PartSink, ports a
 // serveMetrics serves /metrics on addr from a registry of its own.
 func serveMetrics(addr string, sup *agent.Supervisor, log *slog.Logger) (func(), error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// prometheus's own Go and process collectors: the collectors package would link database/sql.
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	if err := agent.RegisterMetrics(reg, sup); err != nil {
 		return nil, err
 	}
