@@ -45,16 +45,18 @@ type Options struct {
 
 // Hub is a running hub; t.Cleanup stops it.
 type Hub struct {
-	Store   hub.Store
-	Key     *wire.Identity
-	Broker  *broker.Broker // nil with an external broker
-	URL     string         // broker URL for agents
-	Client  mqtt.Client    // the hub's own MQTT client
-	Ingest  *ingest.Ingester
-	Leases  *lease.Issuer
-	Metrics *ingest.Metrics
-	DataDir string // the SQLite store's directory when Start made it
-	now     func() time.Time
+	Store  hub.Store
+	Key    *wire.Identity
+	Broker *broker.Broker // nil with an external broker
+	URL    string         // broker URL for agents
+	// HubUser and HubPassword are the hub's broker credential (another hub instance may use it).
+	HubUser, HubPassword string
+	Client               mqtt.Client // the hub's own MQTT client
+	Ingest               *ingest.Ingester
+	Leases               *lease.Issuer
+	Metrics              *ingest.Metrics
+	DataDir              string // the SQLite store's directory when Start made it
+	now                  func() time.Time
 }
 
 // UniqueID returns a short random hex string for client ids, agent seeds and prefixes.
@@ -114,7 +116,7 @@ func Start(t testing.TB, o Options) *Hub {
 		t.Cleanup(func() { b.Close() })
 		h.Broker, url, user = b, b.URL(), broker.DefaultHubUsername
 	}
-	h.URL = url
+	h.URL, h.HubUser, h.HubPassword = url, user, pass
 	clientID := o.ClientID
 	if clientID == "" {
 		clientID = "ness-hub-test-" + UniqueID(t)
@@ -235,8 +237,18 @@ func (a *Agent) Connect(t testing.TB, url string) {
 		SetPassword(a.Password).SetCleanSession(false).SetProtocolVersion(4).
 		SetAutoReconnect(true).SetConnectTimeout(10 * time.Second)
 	a.Client = mqtt.NewClient(o)
-	if tok := a.Client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("agent %s: connect to %s: %v", a.ID, url, tok.Error())
+	// A broker that has just reloaded its password file may refuse the first attempt.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tok := a.Client.Connect()
+		ok := tok.WaitTimeout(10 * time.Second)
+		if ok && tok.Error() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s: connect to %s: %v", a.ID, url, tok.Error())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Cleanup(func() { a.Client.Disconnect(100) })
 	filters := map[string]byte{}
