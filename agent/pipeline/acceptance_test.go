@@ -46,7 +46,8 @@ type world struct {
 	opened map[string]*wire.Plaintext // by id
 	badMsg []string
 
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
+	next int // number of the next injected SMS, so every text is unique across inject calls
 }
 
 func newWorld(t *testing.T, slots int) *world {
@@ -172,7 +173,9 @@ var texts = []string{
 func (w *world) inject(n int, pace time.Duration) []sent {
 	w.t.Helper()
 	var out []sent
-	for i := range n {
+	for range n {
+		i := w.next
+		w.next++
 		s := sent{slot: rand.IntN(len(w.sim.Slots())), from: fmt.Sprintf("+49170%07d", rand.IntN(1e7)),
 			text: fmt.Sprintf(texts[i%len(texts)], i)}
 		if i%7 == 3 {
