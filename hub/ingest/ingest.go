@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,14 +154,18 @@ func New(cfg Config) (*Ingester, error) {
 // Metrics returns the ingester's counters.
 func (in *Ingester) Metrics() *Metrics { return in.m }
 
-// Subscriptions returns the topic filters Run subscribes to: agents' SMS (shared when
-// Config.Share is set) and their statuses (not shared: every instance keeps slot state fresh is
-// not needed, but statuses are cheap and idempotent, so they are shared too when Share is set).
+// Subscriptions returns the topic filters Run subscribes to: agents' SMS (through the shared
+// subscription $share/<Share>/… when Config.Share is set, so each SMS goes to one instance) and
+// their statuses. Statuses are never shared: a broker sends no retained messages to a shared
+// subscription, and every instance should learn the retained statuses at start; applying a
+// status twice is harmless.
 func (in *Ingester) Subscriptions() []string {
 	subs := wire.HubSubscriptions()
 	if in.cfg.Share != "" {
-		for i := range subs {
-			subs[i] = "$share/" + in.cfg.Share + "/" + subs[i]
+		for i, s := range subs {
+			if t, err := wire.ParseTopic(strings.ReplaceAll(s, "+", fmt.Sprintf("%032x", 0))); err == nil && t.Kind == wire.TopicSMS {
+				subs[i] = "$share/" + in.cfg.Share + "/" + s
+			}
 		}
 	}
 	return subs
@@ -438,61 +443,51 @@ func truncate(s string) string {
 	return s
 }
 
-// Run subscribes client to Subscriptions and processes messages with Config.Workers goroutines
-// until ctx ends; then it unsubscribes, waits for the messages in hand and returns nil.
+// Run subscribes client to Subscriptions and processes messages, at most Config.Workers at
+// once, until ctx ends; then it unsubscribes, finishes the messages in hand and returns nil.
 //
 // The client should be made with ClientOptions: a persistent session (clean session off, a fixed
-// client id) so QoS 1 messages wait at the broker while the hub is away, ordered delivery so a
-// burst backs up at the broker instead of in memory, and manual acknowledgement: Run
-// acknowledges each message after it has been stored and receipted, so a hub that dies halfway
-// gets it again.
+// client id) so QoS 1 messages wait at the broker while the hub is away; unordered delivery, so
+// paho's router never blocks on a busy handler (a handler waiting for a worker while a worker
+// waits for the PUBACK of its receipt would otherwise deadlock the client); and manual
+// acknowledgement: each message is acknowledged after it has been stored and receipted, so a hub
+// that dies halfway gets it again, and the broker's in-flight window bounds how many wait.
 func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
-	type job struct {
-		msg mqtt.Message
-		sms bool
-	}
-	jobs := make(chan job, in.cfg.Workers)
+	sem := make(chan struct{}, in.cfg.Workers)
 	var wg sync.WaitGroup
-	for range in.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				// Handling uses its own context: a message in hand at shutdown is finished (within
-				// Config.Timeout), not half-done.
-				if j.sms {
-					in.HandleSMS(context.WithoutCancel(ctx), j.msg.Topic(), j.msg.Payload())
-				} else {
-					in.HandleStatus(context.WithoutCancel(ctx), j.msg.Topic(), j.msg.Payload())
-				}
-				j.msg.Ack()
-			}
-		}()
-	}
-	var mu sync.Mutex // guards closed against the paho router goroutine
+	var mu sync.RWMutex // guards closed; handlers run on paho goroutines
 	closed := false
-	handler := func(sms bool) mqtt.MessageHandler {
-		return func(_ mqtt.Client, msg mqtt.Message) {
-			mu.Lock()
-			defer mu.Unlock()
-			if closed {
-				return // not acknowledged: the broker sends it again to this session or another hub
-			}
-			select {
-			case jobs <- job{msg: msg, sms: sms}:
-			case <-ctx.Done():
-			}
+	// Handling uses a context that outlives ctx: a message in hand at shutdown is finished
+	// (within Config.Timeout), not half-done.
+	hctx := context.WithoutCancel(ctx)
+	handler := func(_ mqtt.Client, msg mqtt.Message) {
+		mu.RLock()
+		if closed {
+			mu.RUnlock()
+			return // not acknowledged: the broker sends it again
 		}
+		wg.Add(1)
+		mu.RUnlock()
+		defer wg.Done()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-sem }()
+		if t, err := wire.ParseTopic(msg.Topic()); err == nil && t.Kind == wire.TopicSMS {
+			in.HandleSMS(hctx, msg.Topic(), msg.Payload())
+		} else {
+			in.HandleStatus(hctx, msg.Topic(), msg.Payload())
+		}
+		msg.Ack()
 	}
 	subs := in.Subscriptions()
 	filters := map[string]byte{}
 	for _, s := range subs {
 		filters[s] = 1
 	}
-	tok := client.SubscribeMultiple(filters, func(c mqtt.Client, msg mqtt.Message) {
-		t, err := wire.ParseTopic(msg.Topic())
-		handler(err == nil && t.Kind == wire.TopicSMS)(c, msg)
-	})
+	tok := client.SubscribeMultiple(filters, handler)
 	err := waitToken(ctx, tok)
 	if err == nil {
 		err = subscribeGranted(tok, subs)
@@ -501,14 +496,12 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 		in.log.Info("ingest subscribed", "filters", subs, "workers", in.cfg.Workers)
 		<-ctx.Done()
 		ut := client.Unsubscribe(subs...)
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		uctx, cancel := context.WithTimeout(hctx, 5*time.Second)
 		waitToken(uctx, ut)
 		cancel()
 	}
-	// A handler blocked on a full queue sees ctx done and returns before we close jobs.
 	mu.Lock()
 	closed = true
-	close(jobs)
 	mu.Unlock()
 	wg.Wait()
 	if err != nil && ctx.Err() == nil {

@@ -24,8 +24,8 @@ type ClientConfig struct {
 }
 
 // ClientOptions returns paho options for the hub's ingest client: MQTT 3.1.1, persistent
-// session (clean session off), ordered delivery, manual acknowledgement (Run acknowledges after
-// storing), automatic reconnect with backoff up to 30s.
+// session (clean session off), unordered delivery and manual acknowledgement (see Run),
+// automatic reconnect with backoff up to 30s.
 func ClientOptions(c ClientConfig) *mqtt.ClientOptions {
 	o := mqtt.NewClientOptions().
 		AddBroker(c.URL).
@@ -34,7 +34,7 @@ func ClientOptions(c ClientConfig) *mqtt.ClientOptions {
 		SetPassword(c.Password).
 		SetProtocolVersion(4).
 		SetCleanSession(false).
-		SetOrderMatters(true).
+		SetOrderMatters(false).
 		SetAutoAckDisabled(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
