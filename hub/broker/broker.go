@@ -103,6 +103,7 @@ type Broker struct {
 	srv  *mqtt.Server
 	addr net.Addr
 	tls  bool
+	ln   *trackingListener
 }
 
 // Start listens on cfg.Listen and serves MQTT until Close.
@@ -140,6 +141,8 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, &ListenError{Addr: cfg.Listen, InUse: errors.Is(err, syscall.EADDRINUSE), Err: err}
 	}
 	addr := ln.Addr()
+	tracked := newTrackingListener(ln)
+	ln = tracked
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
@@ -163,7 +166,7 @@ func Start(cfg Config) (*Broker, error) {
 		srv.Close()
 		return nil, fmt.Errorf("embedded MQTT broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, addr: addr, tls: tlsConfig != nil}, nil
+	return &Broker{srv: srv, addr: addr, tls: tlsConfig != nil, ln: tracked}, nil
 }
 
 // Addr is the address the broker listens on, with the real port when Listen asked for port 0.
@@ -190,7 +193,10 @@ func (b *Broker) DisconnectAgent(agentID string) bool {
 }
 
 // Close disconnects every client and stops listening.
-func (b *Broker) Close() error { return b.srv.Close() }
+func (b *Broker) Close() error {
+	b.ln.drain(2 * time.Second)
+	return b.srv.Close()
+}
 
 // authHook enforces the production rules on the embedded broker.
 type authHook struct {

@@ -3,17 +3,17 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/broker"
 	"github.com/ness-network/ness-sms/hub/broker/brokertest"
-	"github.com/ness-network/ness-sms/hub/sqlite"
 	"github.com/ness-network/ness-sms/hub/storetest"
 )
 
@@ -134,35 +134,43 @@ func TestStartConfigErrors(t *testing.T) {
 	}
 }
 
-// The embedded broker checks agents against the hub's store: enrolled with a hash, it connects;
-// with a wrong password, or not enrolled, it does not.
-func TestStoreLookup(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.OpenDir(ctx, filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
+// fakeAgents is the GetAgent part of a hub.Store.
+type fakeAgents map[string]hub.Agent
+
+func (f fakeAgents) GetAgent(_ context.Context, id string) (hub.Agent, error) {
+	if id == "broken" {
+		return hub.Agent{}, errors.New("database unavailable")
 	}
-	defer st.Close()
+	a, ok := f[id]
+	if !ok {
+		return hub.Agent{}, fmt.Errorf("agent %s: %w", id, hub.ErrNotFound)
+	}
+	return a, nil
+}
+
+// The embedded broker checks agents against the hub's store: enrolled with a hash, it connects;
+// with a wrong password, not enrolled, or enrolled without a hash, it does not.
+func TestStoreLookup(t *testing.T) {
 	pw, _ := broker.NewPassword()
 	a := storetest.Agent("mqtt")
 	a.MQTTPasswordHash = mustHash(t, pw)
-	if err := st.UpsertAgent(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	noHash := storetest.Agent("no hash")
+	noHash.MQTTPasswordHash = ""
+	st := fakeAgents{a.ID: a, noHash.ID: noHash}
 	b, err := broker.Start(broker.Config{Listen: "127.0.0.1:0", HubPasswordHash: mustHash(t, "hub"),
 		Lookup: broker.StoreLookup(st, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	other := storetest.AgentID("not enrolled")
 	for _, c := range []struct {
 		name, user, pass string
 		wantOK           bool
 	}{
 		{"enrolled", a.ID, pw, true},
 		{"wrong password", a.ID, pw[1:], false},
-		{"not enrolled", other, pw, false},
+		{"not enrolled", storetest.AgentID("not enrolled"), pw, false},
+		{"enrolled without a hash", noHash.ID, "", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := paho.NewClientOptions().AddBroker(b.URL()).SetClientID(c.user).SetUsername(c.user).
@@ -175,6 +183,9 @@ func TestStoreLookup(t *testing.T) {
 			}
 			cl.Disconnect(0)
 		})
+	}
+	if h, ok := broker.StoreLookup(st, nil)("broken"); ok || h != "" {
+		t.Errorf("StoreLookup when the store fails: got %q, %v; want \"\", false", h, ok)
 	}
 }
 
