@@ -2,8 +2,10 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -147,5 +149,40 @@ func TestCookieAuth(t *testing.T) {
 	bad, _ := emercoin.New(emercoin.Config{URL: url, User: "x", Password: "y"})
 	if _, err := bad.GetBlockchainInfo(ctx); !errors.Is(err, emercoin.ErrUnauthorized) {
 		t.Fatalf("with wrong credentials: got %v, want ErrUnauthorized", err)
+	}
+}
+
+// TestVerifyMessageVectors: the emulator's verifymessage accepts the python3-ecdsa vectors
+// (scripts/emercoin-vectors.py) for both address kinds and rejects Bitcoin-magic signatures.
+func TestVerifyMessageVectors(t *testing.T) {
+	b, err := os.ReadFile("../testdata/signmessage.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Vectors []struct {
+			P2PKH, P2WPKH, Message, Signature string
+			BitcoinSig                        string `json:"bitcoin_magic_signature"`
+		}
+	}
+	if err := json.Unmarshal(b, &f); err != nil || len(f.Vectors) == 0 {
+		t.Fatalf("vectors: %v", err)
+	}
+	_, c := start(t, emulator.Config{})
+	ctx := context.Background()
+	for i, v := range f.Vectors {
+		for _, a := range []string{v.P2PKH, v.P2WPKH} {
+			if a == "" {
+				continue
+			}
+			ok, err := c.VerifyMessage(ctx, a, v.Signature, v.Message)
+			if err != nil || !ok {
+				t.Errorf("vector %d verifymessage %s: got %v %v, want true", i, a, ok, err)
+			}
+			ok, err = c.VerifyMessage(ctx, a, v.BitcoinSig, v.Message)
+			if err != nil || ok {
+				t.Errorf("vector %d verifymessage %s of a Bitcoin-magic signature: got %v %v, want false", i, a, ok, err)
+			}
+		}
 	}
 }
