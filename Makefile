@@ -77,3 +77,12 @@ demo: setup
 
 clean:
 	rm -rf bin dist
+
+# The Raspberry Pi image (image/, docs/IMAGE.md): dist/ness-agent-rpi-arm64.img.gz. image-test
+# builds it twice (reproducibility) and boots it under qemu-system-aarch64.
+.PHONY: image image-test
+image:
+	./image/build.sh dist/ness-agent-rpi-arm64.img.gz
+
+image-test:
+	cd image && GOOS= GOARCH= $(GO) test -count=1 -timeout 20m ./...
