@@ -163,17 +163,19 @@ type Message struct {
 	Signed       []byte    // the agent's signed message, exact bytes
 	Delivered    bool      // pushed to the renter (WebSocket or webhook)
 	Acked        bool      // the renter acknowledged it
+	Deleted      bool      // the renter deleted it (Signed is then empty); see Store.DeleteMessage
 
 	// Seq is the store's cursor position, assigned by PutMessage, increasing in commit order.
 	// ListMessages returns messages in Seq order; pass the last Seq as After to continue.
 	Seq int64
 }
 
-// MessageQuery selects messages for ListMessages. At least one of RecipientKey and RentalID
-// must be set; when both are, a message must match both.
+// MessageQuery selects messages for ListMessages. At least one of RecipientKey, RentalID and
+// Renter must be set; when several are, a message must match all.
 type MessageQuery struct {
 	RecipientKey []byte
 	RentalID     string
+	Renter       []byte // messages of rentals whose RenterSignKey is Renter
 	After        int64 // cursor: only messages with Seq > After
 	Limit        int   // 1..MaxListLimit; <= 0 means DefaultListLimit
 }
@@ -251,6 +253,38 @@ type Store interface {
 	// GetToken returns the token with this hash; ErrNotFound when unknown or expired at now.
 	GetToken(ctx context.Context, hash []byte, now time.Time) (Token, error)
 	DeleteToken(ctx context.Context, hash []byte) error
+
+	// PutChallenge records a sign-in challenge valid until expires.
+	PutChallenge(ctx context.Context, challenge []byte, expires time.Time) error
+	// UseChallenge consumes the challenge: it succeeds once, for a challenge that was put and
+	// has not expired at now (also across hub instances); otherwise ErrNotFound.
+	UseChallenge(ctx context.Context, challenge []byte, now time.Time) error
+
+	// ListRentals returns the rentals whose RenterSignKey is renter, ordered by CreatedAt, ID.
+	ListRentals(ctx context.Context, renter []byte) ([]Rental, error)
+	// DeleteMessage forgets a message's signed bytes and marks it Deleted: GetMessage still
+	// returns it (so a redelivery is recognised and not stored again), ListMessages skips it.
+	DeleteMessage(ctx context.Context, id string) error
+
+	// PutPayment records a payment; a second one with the same ID fails.
+	PutPayment(ctx context.Context, p Payment) error
+	// ListPayments returns the payments to provider, ordered by CreatedAt, ID.
+	ListPayments(ctx context.Context, provider []byte) ([]Payment, error)
+
+	// PutWebhook inserts the webhook; a second one with the same ID fails.
+	PutWebhook(ctx context.Context, w Webhook) error
+	GetWebhook(ctx context.Context, id string) (Webhook, error)
+	// ListWebhooks returns the owner's webhooks ordered by CreatedAt, ID.
+	ListWebhooks(ctx context.Context, owner []byte) ([]Webhook, error)
+	// DeleteWebhook deletes the webhook and its deliveries; ErrNotFound when unknown.
+	DeleteWebhook(ctx context.Context, id string) error
+	// CreateDelivery inserts d unless a delivery of the same message to the same webhook
+	// exists; created reports whether this call inserted it.
+	CreateDelivery(ctx context.Context, d Delivery) (created bool, err error)
+	// UpdateDelivery replaces state, attempts, times and last result of an existing delivery.
+	UpdateDelivery(ctx context.Context, d Delivery) error
+	// ListDeliveries returns deliveries ordered by NextAttempt, WebhookID, MessageID.
+	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
 
 	Close() error
 }

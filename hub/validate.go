@@ -174,8 +174,11 @@ func (m Message) Validate() error {
 
 // Validate checks q and returns the limit to use.
 func (q MessageQuery) Validate() (limit int, err error) {
-	if len(q.RecipientKey) == 0 && q.RentalID == "" {
-		return 0, invalid("message query", "RecipientKey", "set RecipientKey or RentalID")
+	if len(q.RecipientKey) == 0 && q.RentalID == "" && len(q.Renter) == 0 {
+		return 0, invalid("message query", "RecipientKey", "set RecipientKey, RentalID or Renter")
+	}
+	if len(q.Renter) != 0 && !validKey(q.Renter) {
+		return 0, invalid("message query", "Renter", "want 32 bytes")
 	}
 	if len(q.RecipientKey) != 0 && !validKey(q.RecipientKey) {
 		return 0, invalid("message query", "RecipientKey", "want 32 bytes")

@@ -214,6 +214,47 @@ CREATE TABLE leases (
 	PRIMARY KEY (iccid, seq)
 );
 `,
+	`
+CREATE TABLE challenges (
+	challenge  bytea PRIMARY KEY,
+	expires_at timestamptz NOT NULL
+);
+ALTER TABLE messages ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+CREATE INDEX rentals_renter ON rentals(renter_sign_key, created_at, id);
+CREATE TABLE payments (
+	id           text PRIMARY KEY,
+	rental_id    text NOT NULL,
+	provider_key bytea NOT NULL,
+	payer_key    bytea NOT NULL,
+	amount       bigint NOT NULL,
+	method       text NOT NULL,
+	ref          text NOT NULL,
+	created_at   timestamptz
+);
+CREATE INDEX payments_provider ON payments(provider_key, created_at, id);
+CREATE TABLE webhooks (
+	id         text PRIMARY KEY,
+	owner      bytea NOT NULL,
+	rental_id  text NOT NULL,
+	url        text NOT NULL,
+	secret     bytea NOT NULL,
+	created_at timestamptz
+);
+CREATE INDEX webhooks_owner ON webhooks(owner, created_at, id);
+CREATE TABLE deliveries (
+	webhook_id   text NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+	message_id   text NOT NULL,
+	state        text NOT NULL,
+	attempts     integer NOT NULL,
+	next_attempt timestamptz,
+	last_status  integer NOT NULL,
+	last_error   text NOT NULL,
+	created_at   timestamptz,
+	updated_at   timestamptz,
+	PRIMARY KEY (webhook_id, message_id)
+);
+CREATE INDEX deliveries_due ON deliveries(state, next_attempt);
+`,
 }
 
 // ts is t as a query argument: NULL for the zero time.
@@ -611,17 +652,18 @@ func (s *Store) PutMessage(ctx context.Context, m hub.Message) (bool, error) {
 }
 
 const messageCols = `seq, id, agent_id, slot, iccid, coalesce(rental_id, ''), lease_seq, recipient_key,
-	received_at, stored_at, signed, delivered, acked`
+	received_at, stored_at, signed, delivered, acked, deleted`
 
 func scanMessage(sc scanner) (hub.Message, error) {
 	var m hub.Message
 	var leaseSeq int64
 	var received, stored *time.Time
 	if err := sc.Scan(&m.Seq, &m.ID, &m.AgentID, &m.Slot, &m.ICCID, &m.RentalID, &leaseSeq,
-		&m.RecipientKey, &received, &stored, &m.Signed, &m.Delivered, &m.Acked); err != nil {
+		&m.RecipientKey, &received, &stored, &m.Signed, &m.Delivered, &m.Acked, &m.Deleted); err != nil {
 		return hub.Message{}, err
 	}
 	m.LeaseSeq, m.ReceivedAt, m.StoredAt = uint64(leaseSeq), fromTS(received), fromTS(stored)
+	m.Signed = orNil(m.Signed)
 	return m, nil
 }
 
@@ -645,9 +687,12 @@ func (s *Store) ListMessages(ctx context.Context, q hub.MessageQuery) ([]hub.Mes
 	}
 	args := []any{q.After}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	where := []string{"seq > $1"}
+	where := []string{"seq > $1", "NOT deleted"}
 	if len(q.RecipientKey) > 0 {
 		where = append(where, "recipient_key = "+arg(q.RecipientKey))
+	}
+	if len(q.Renter) > 0 {
+		where = append(where, "rental_id IN (SELECT id FROM rentals WHERE renter_sign_key = "+arg(q.Renter)+")")
 	}
 	if q.RentalID != "" {
 		where = append(where, "rental_id = "+arg(q.RentalID))

@@ -228,6 +228,47 @@ CREATE TABLE leases (
 	PRIMARY KEY (iccid, seq)
 ) STRICT;
 `,
+	`
+CREATE TABLE challenges (
+	challenge  BLOB PRIMARY KEY,
+	expires_at INTEGER NOT NULL
+) STRICT;
+ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX rentals_renter ON rentals(renter_sign_key, created_at, id);
+CREATE TABLE payments (
+	id           TEXT PRIMARY KEY,
+	rental_id    TEXT NOT NULL,
+	provider_key BLOB NOT NULL,
+	payer_key    BLOB NOT NULL,
+	amount       INTEGER NOT NULL,
+	method       TEXT NOT NULL,
+	ref          TEXT NOT NULL,
+	created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX payments_provider ON payments(provider_key, created_at, id);
+CREATE TABLE webhooks (
+	id         TEXT PRIMARY KEY,
+	owner      BLOB NOT NULL,
+	rental_id  TEXT NOT NULL,
+	url        TEXT NOT NULL,
+	secret     BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhooks_owner ON webhooks(owner, created_at, id);
+CREATE TABLE deliveries (
+	webhook_id   TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+	message_id   TEXT NOT NULL,
+	state        TEXT NOT NULL,
+	attempts     INTEGER NOT NULL,
+	next_attempt INTEGER NOT NULL,
+	last_status  INTEGER NOT NULL,
+	last_error   TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	PRIMARY KEY (webhook_id, message_id)
+) STRICT;
+CREATE INDEX deliveries_due ON deliveries(state, next_attempt);
+`,
 }
 
 func micros(t time.Time) int64 {
@@ -639,16 +680,17 @@ func (s *Store) PutMessage(ctx context.Context, m hub.Message) (bool, error) {
 }
 
 const messageCols = `seq, id, agent_id, slot, iccid, coalesce(rental_id, ''), lease_seq, recipient_key,
-	received_at, stored_at, signed, delivered, acked`
+	received_at, stored_at, signed, delivered, acked, deleted`
 
 func scanMessage(sc interface{ Scan(...any) error }) (hub.Message, error) {
 	var m hub.Message
 	var leaseSeq, received, stored int64
 	if err := sc.Scan(&m.Seq, &m.ID, &m.AgentID, &m.Slot, &m.ICCID, &m.RentalID, &leaseSeq,
-		&m.RecipientKey, &received, &stored, &m.Signed, &m.Delivered, &m.Acked); err != nil {
+		&m.RecipientKey, &received, &stored, &m.Signed, &m.Delivered, &m.Acked, &m.Deleted); err != nil {
 		return hub.Message{}, err
 	}
 	m.LeaseSeq, m.ReceivedAt, m.StoredAt = uint64(leaseSeq), fromMicros(received), fromMicros(stored)
+	m.Signed = orNil(m.Signed)
 	return m, nil
 }
 
@@ -670,10 +712,13 @@ func (s *Store) ListMessages(ctx context.Context, q hub.MessageQuery) ([]hub.Mes
 	if err != nil {
 		return nil, err
 	}
-	where := []string{"seq > ?"}
+	where := []string{"seq > ?", "deleted = 0"}
 	args := []any{q.After}
 	if len(q.RecipientKey) > 0 {
 		where, args = append(where, "recipient_key = ?"), append(args, q.RecipientKey)
+	}
+	if len(q.Renter) > 0 {
+		where, args = append(where, "rental_id IN (SELECT id FROM rentals WHERE renter_sign_key = ?)"), append(args, q.Renter)
 	}
 	if q.RentalID != "" {
 		where, args = append(where, "rental_id = ?"), append(args, q.RentalID)

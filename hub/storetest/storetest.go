@@ -40,6 +40,10 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"MessageFlags", testMessageFlags},
 		{"Receipts", testReceipts},
 		{"Tokens", testTokens},
+		{"Challenges", testChallenges},
+		{"RenterRentalsAndMessages", testRenterRentalsAndMessages},
+		{"Payments", testPayments},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
