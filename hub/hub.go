@@ -176,8 +176,8 @@ type MessageQuery struct {
 	RecipientKey []byte
 	RentalID     string
 	Renter       []byte // messages of rentals whose RenterSignKey is Renter
-	After        int64 // cursor: only messages with Seq > After
-	Limit        int   // 1..MaxListLimit; <= 0 means DefaultListLimit
+	After        int64  // cursor: only messages with Seq > After
+	Limit        int    // 1..MaxListLimit; <= 0 means DefaultListLimit
 }
 
 // List limits for ListMessages.
