@@ -632,23 +632,19 @@ func (s *Store) PutMessage(ctx context.Context, m hub.Message) (bool, error) {
 	if m.RentalID != "" {
 		rental = m.RentalID
 	}
-	var stored bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, messageLockKey); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO messages (id, agent_id, slot, iccid, rental_id,
-			lease_seq, recipient_key, received_at, stored_at, signed, delivered, acked)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
-			m.ID, m.AgentID, m.Slot, m.ICCID, rental, int64(m.LeaseSeq), m.RecipientKey,
-			ts(m.ReceivedAt), ts(m.StoredAt), m.Signed, m.Delivered, m.Acked)
-		stored = tag.RowsAffected() == 1
-		return err
-	})
+	// One statement, so one round trip: the CTE takes the lock before the row (and its identity
+	// value) is produced, and the implicit transaction releases it after the commit.
+	tag, err := s.pool.Exec(ctx, `WITH serial AS (SELECT pg_advisory_xact_lock($1))
+		INSERT INTO messages (id, agent_id, slot, iccid, rental_id, lease_seq, recipient_key,
+			received_at, stored_at, signed, delivered, acked)
+		SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM serial
+		ON CONFLICT (id) DO NOTHING`,
+		messageLockKey, m.ID, m.AgentID, m.Slot, m.ICCID, rental, int64(m.LeaseSeq), m.RecipientKey,
+		ts(m.ReceivedAt), ts(m.StoredAt), m.Signed, m.Delivered, m.Acked)
 	if err != nil {
 		return false, fmt.Errorf("put message %s: %w", m.ID, err)
 	}
-	return stored, nil
+	return tag.RowsAffected() == 1, nil
 }
 
 const messageCols = `seq, id, agent_id, slot, iccid, coalesce(rental_id, ''), lease_seq, recipient_key,
