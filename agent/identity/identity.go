@@ -74,6 +74,20 @@ const maxCertFile = 64 << 10
 // LoadCert reads and checks the agent certificate at path: strictly decoded, signed by its
 // provider, issued for this device key, and valid at now.
 func LoadCert(path string, id *wire.Identity, now time.Time) (*wire.AgentCert, error) {
+	c, err := ReadCert(path, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Verify(now); err != nil {
+		return nil, fmt.Errorf("identity: certificate %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadCert is LoadCert without the validity window: the agent loads its certificate at start
+// even when the clock says it is not yet (or no longer) valid, because a board without a
+// real-time clock starts in 1970; the pipeline checks the window before every publish.
+func ReadCert(path string, id *wire.Identity) (*wire.AgentCert, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("identity: %s: %w", path, ErrNoCert)
@@ -88,7 +102,10 @@ func LoadCert(path string, id *wire.Identity, now time.Time) (*wire.AgentCert, e
 	if err != nil {
 		return nil, fmt.Errorf("identity: certificate %s: %w", path, err)
 	}
-	if err := CheckCert(c, id, now); err != nil {
+	if err := checkCertKey(c, id); err != nil {
+		return nil, fmt.Errorf("identity: certificate %s: %w", path, err)
+	}
+	if err := c.VerifySignature(); err != nil {
 		return nil, fmt.Errorf("identity: certificate %s: %w", path, err)
 	}
 	return c, nil
@@ -100,11 +117,21 @@ func CheckCert(c *wire.AgentCert, id *wire.Identity, now time.Time) error {
 	if c == nil {
 		return ErrNoCert
 	}
-	if c.AgentKey != id.Verify {
-		return fmt.Errorf("issued for agent key %s (agent %s), but this device's key is %s (agent %s): the certificate belongs to another device",
-			c.AgentKey, c.AgentID, id.Verify, id.AgentID())
+	if err := checkCertKey(c, id); err != nil {
+		return err
 	}
 	return c.Verify(now)
+}
+
+// ErrOtherAgent is wrapped when a certificate was issued for another device key.
+var ErrOtherAgent = errors.New("the certificate belongs to another device")
+
+func checkCertKey(c *wire.AgentCert, id *wire.Identity) error {
+	if c.AgentKey != id.Verify {
+		return fmt.Errorf("issued for agent key %s (agent %s), but this device's key is %s (agent %s): %w",
+			c.AgentKey, c.AgentID, id.Verify, id.AgentID(), ErrOtherAgent)
+	}
+	return nil
 }
 
 // EnrollRequest is what `ness-agent enroll-request` prints and the provider signs into an

@@ -123,10 +123,7 @@ func (w *world) onSMS(_ mqtt.Client, m mqtt.Message) {
 func (w *world) startAgent() {
 	w.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), agentModeEnv+"=1",
-		"NESS_AGENT_DATA_DIR="+w.dataDir, "NESS_AGENT_MQTT_URL="+w.broker.URL,
-		"NESS_AGENT_HUB_KEY="+w.hubKey.Verify.String(), "NESS_TEST_SOCKETS="+w.sockets,
-		fmt.Sprintf("NESS_TEST_SLOTS=%d", len(w.sim.Slots())))
+	cmd.Env = agentEnv(w.dataDir, w.broker.URL, w.hubKey.Verify.String(), w.sockets, len(w.sim.Slots()))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		w.t.Fatalf("start agent: %v", err)

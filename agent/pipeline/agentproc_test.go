@@ -10,17 +10,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kelseyhightower/envconfig"
+
 	"github.com/ness-network/ness-sms/agent"
-	"github.com/ness-network/ness-sms/agent/identity"
-	"github.com/ness-network/ness-sms/agent/mqttlink"
-	"github.com/ness-network/ness-sms/agent/outbox"
 	"github.com/ness-network/ness-sms/agent/pipeline"
-	"github.com/ness-network/ness-sms/wire"
 )
 
 // agentModeEnv makes the test binary run as a ness-agent process (so tests can SIGKILL it).
@@ -41,62 +38,27 @@ func (unixOpener) OpenPort(port string, _ int) (io.ReadWriteCloser, string, erro
 	return c, port, err
 }
 
-// slotSource adapts the supervisor to pipeline.SlotSource.
-type slotSource struct{ s *agent.Supervisor }
-
-func (a slotSource) Snapshot() []wire.SlotStatus { return agent.WireStatuses(a.s.Snapshot()) }
-func (a slotSource) Changes() <-chan struct{}    { return a.s.Changes() }
-
-// agentMain is the agent as ness-agent wires it: device key, certificate, outbox, leases, MQTT
-// link, pipeline, status and the real slot supervisor on the simulator's sockets.
+// agentMain is an agent process wired exactly as ness-agent wires it (pipeline.OpenService and
+// Service.Run, configured from the same NESS_AGENT_* variables), with the real slot supervisor
+// on the simulator's unix sockets instead of ptys and a power driver.
 func agentMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fail := func(err error) int { log.Error("agent", "err", err); return 2 }
-	dir := os.Getenv("NESS_AGENT_DATA_DIR")
+	var settings pipeline.Settings
+	if err := envconfig.Process(agent.EnvPrefix, &settings); err != nil {
+		return fail(err)
+	}
+	if err := settings.Validate(); err != nil {
+		return fail(err)
+	}
+	svc, err := pipeline.OpenService(settings, pipeline.ServiceOptions{DataDir: os.Getenv("NESS_AGENT_DATA_DIR"), Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	defer svc.Close()
 	slots, _ := strconv.Atoi(os.Getenv("NESS_TEST_SLOTS"))
-	id, _, err := identity.LoadOrCreateKey(dir, time.Now())
-	if err != nil {
-		return fail(err)
-	}
-	cert, err := identity.LoadCert(identity.CertPath(dir, os.Getenv("NESS_AGENT_CERT")), id, time.Now())
-	if err != nil {
-		return fail(err)
-	}
-	hubKeys, err := identity.ParseHubKeys(os.Getenv("NESS_AGENT_HUB_KEY"))
-	if err != nil {
-		return fail(err)
-	}
-	ob, err := outbox.Open(filepath.Join(dir, outbox.FileName), outbox.Options{Logger: log})
-	if err != nil {
-		return fail(err)
-	}
-	defer ob.Close()
-	leases, err := identity.OpenLeases(filepath.Join(dir, identity.LeasesFileName), id.AgentID(), hubKeys, nil, log)
-	if err != nil {
-		return fail(err)
-	}
-	will, err := pipeline.OfflineStatus(id, time.Now())
-	if err != nil {
-		return fail(err)
-	}
-	var pl *pipeline.Pipeline
-	link, err := mqttlink.New(mqttlink.Config{
-		URL: os.Getenv("NESS_AGENT_MQTT_URL"), ClientID: id.AgentID(), MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second,
-		Will:          &mqttlink.Will{Topic: wire.StatusTopic(id.AgentID()), Payload: will, Retained: true},
-		Subscriptions: wire.AgentSubscriptions(id.AgentID()),
-		OnMessage:     func(topic string, payload []byte) { pl.HandleMessage(topic, payload) },
-		Logger:        log,
-	})
-	if err != nil {
-		return fail(err)
-	}
-	pl, err = pipeline.New(pipeline.Config{Identity: id, Cert: cert, HubKeys: hubKeys, Outbox: ob, Leases: leases,
-		Publisher: link, RepublishTimeout: 5 * time.Second, PublishTimeout: 3 * time.Second, ReassemblyTimeout: time.Minute, Logger: log})
-	if err != nil {
-		return fail(err)
-	}
 	var sc []agent.SlotConfig
 	for n := range slots {
 		sc = append(sc, agent.SlotConfig{Port: filepath.Join(os.Getenv("NESS_TEST_SOCKETS"), fmt.Sprintf("slot%d.sock", n))})
@@ -105,31 +67,26 @@ func agentMain() int {
 	timing.SweepInterval = 2 * time.Second
 	timing.HealthInterval = 10 * time.Second
 	timing.ShutdownTimeout = 2 * time.Second
-	sup, err := agent.NewSupervisor(agent.SupervisorConfig{Slots: sc, Ports: unixOpener{}, Sink: pl, Timing: timing, Logger: log})
+	sup, err := agent.NewSupervisor(agent.SupervisorConfig{Slots: sc, Ports: unixOpener{}, Sink: svc.Sink(), Timing: timing, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
-	var wg sync.WaitGroup
-	run := func(f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil {
-				log.Error("agent part failed", "err", err)
-			}
-		}()
+	plDone := make(chan error, 1)
+	go func() { plDone <- svc.Run(ctx, sup) }()
+	if err := sup.Run(ctx); err != nil {
+		log.Error("supervisor", "err", err)
 	}
-	// The link outlives the others: the pipeline's last PUBACKs and the offline status need it.
-	linkCtx, stopLink := context.WithCancel(context.Background())
-	linkDone := make(chan struct{})
-	go func() { link.Run(linkCtx); close(linkDone) }()
-	run(pl.Run)
-	run(sup.Run)
-	run(func(ctx context.Context) error {
-		return pipeline.RunStatus(ctx, pipeline.StatusConfig{Identity: id, Publisher: link, Slots: slotSource{sup}, Outbox: ob, Logger: log})
-	})
-	wg.Wait()
-	stopLink()
-	<-linkDone
+	if err := <-plDone; err != nil {
+		log.Error("pipeline", "err", err)
+	}
 	return 0
+}
+
+// agentEnv is the environment of an agent process: the pipeline's settings for a fast test.
+func agentEnv(dataDir, brokerURL, hubKey, sockets string, slots int) []string {
+	return append(os.Environ(), agentModeEnv+"=1",
+		"NESS_AGENT_DATA_DIR="+dataDir, "NESS_AGENT_MQTT_URL="+brokerURL, "NESS_AGENT_HUB_KEY="+hubKey,
+		"NESS_AGENT_REPUBLISH_TIMEOUT=5s", "NESS_AGENT_PUBLISH_TIMEOUT=3s", "NESS_AGENT_REASSEMBLY_TIMEOUT=1m",
+		"NESS_AGENT_MQTT_BACKOFF_MIN=100ms", "NESS_AGENT_MQTT_BACKOFF_MAX=2s",
+		"NESS_TEST_SOCKETS="+sockets, fmt.Sprintf("NESS_TEST_SLOTS=%d", slots))
 }

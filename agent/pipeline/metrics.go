@@ -15,6 +15,7 @@ type Metrics struct {
 	Leases              *prometheus.CounterVec // result: accepted, repeat, rejected
 	Errors              *prometheus.CounterVec // where: seal, outbox, cert, status
 	InFlight            prometheus.Gauge
+	Publishing          prometheus.Gauge // 1 while a valid certificate and hub key allow publishing
 	ReassemblyPending   prometheus.Gauge
 	OutboxRecords       *prometheus.GaugeVec // state: parts, assembled, sealed, published
 	OutboxFull          prometheus.Gauge
@@ -38,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Leases:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_leases_total", Help: "Leases from the hub, by result."}, []string{"result"}),
 		Errors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_pipeline_errors_total", Help: "Pipeline errors, by where."}, []string{"where"}),
 		InFlight:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_publish_inflight", Help: "Publishes waiting for a PUBACK."}),
+		Publishing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_publishing",
+			Help: "1 while the agent may publish (valid certificate, pinned hub key); 0 in store-only mode or with an invalid certificate (alarm)."}),
 		ReassemblyPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_reassembly_pending",
 			Help: "Incomplete multipart sets held."}),
 		OutboxRecords:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ness_agent_outbox_records", Help: "Outbox records by state."}, []string{"state"}),
@@ -50,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.PartsStored, m.PartsDuplicate, m.PartsRefused, m.Junk, m.Sealed, m.Incomplete,
-			m.Published, m.Receipts, m.Leases, m.Errors, m.InFlight, m.ReassemblyPending, m.OutboxRecords,
+			m.Published, m.Receipts, m.Leases, m.Errors, m.InFlight, m.Publishing, m.ReassemblyPending, m.OutboxRecords,
 			m.OutboxFull, m.OutboxOldestSeconds, m.PublishSeconds, m.ReadToPubackSeconds)
 	}
 	return m

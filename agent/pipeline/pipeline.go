@@ -105,6 +105,16 @@ type Config struct {
 	// OnPublished, when set, is called after each PUBACK with the message and the agent clock
 	// (benchmarks and tests).
 	OnPublished func(m *wire.SMS, at time.Time)
+	// OnDecodeError, when set, is called with the slot of each PDU kept as junk because it
+	// did not decode (the supervisor counts it in the slot's status).
+	OnDecodeError func(slot int)
+
+	// StoreOnly runs the pipeline without publishing: StorePart still writes every PDU to the
+	// outbox (so the SIMs drain and nothing is lost) but nothing is assembled, sealed or
+	// published until a start without StoreOnly. Leases, Publisher and HubKeys are not needed.
+	// StoreOnlyReason says why (logged at start and every hour).
+	StoreOnly       bool
+	StoreOnlyReason string
 }
 
 // ErrClosed is returned by StorePart once the pipeline is shutting down: keep the SMS on the SIM.
@@ -154,6 +164,7 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, errors.New("pipeline: no device identity")
 	case cfg.Outbox == nil:
 		return nil, errors.New("pipeline: no outbox")
+	case cfg.StoreOnly:
 	case cfg.Leases == nil:
 		return nil, errors.New("pipeline: no lease store")
 	case cfg.Publisher == nil:
@@ -229,6 +240,9 @@ func (p *Pipeline) StorePart(ctx context.Context, rp agent.ReceivedPart) error {
 		return nil
 	}
 	p.m.PartsStored.Inc()
+	if p.cfg.StoreOnly {
+		return nil // assembled at the next start that may publish
+	}
 	p.mu.Lock()
 	p.queue = append(p.queue, part)
 	p.mu.Unlock()
@@ -246,6 +260,9 @@ func (p *Pipeline) Started() <-chan struct{} { return p.started }
 // parts, assembles and seals what is queued, and waits up to ShutdownGrace for in-flight
 // publishes, and returns nil. Everything not finished stays in the outbox for the next start.
 func (p *Pipeline) Run(ctx context.Context) error {
+	if p.cfg.StoreOnly {
+		return p.runStoreOnly(ctx)
+	}
 	parts, err := p.cfg.Outbox.Parts()
 	if err != nil {
 		return fmt.Errorf("pipeline: resume: %w", err)
@@ -596,4 +613,32 @@ func cleanLabel(s string, maxLen int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// runStoreOnly keeps the pipeline accepting parts without publishing, and says so at start and
+// every hour with the outbox's depth.
+func (p *Pipeline) runStoreOnly(ctx context.Context) error {
+	close(p.started)
+	p.m.Publishing.Set(0)
+	say := func() {
+		n := -1
+		if st, err := p.cfg.Outbox.Stats(); err == nil {
+			n = int(st.Count)
+		}
+		p.log.Error("STORE-ONLY: SMS are read from the SIMs into the outbox but NOT published", "reason", p.cfg.StoreOnlyReason, "outbox_records", n)
+	}
+	say()
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.closed = true
+			p.mu.Unlock()
+			return nil
+		case <-t.C:
+			say()
+		}
+	}
 }

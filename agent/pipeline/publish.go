@@ -55,8 +55,10 @@ func (p *Pipeline) publisher(ctx context.Context) {
 func (p *Pipeline) certOK() bool {
 	err := identity.CheckCert(p.cfg.Cert, p.cfg.Identity, p.cfg.Now())
 	if err == nil {
+		p.m.Publishing.Set(1)
 		return true
 	}
+	p.m.Publishing.Set(0)
 	p.m.Errors.WithLabelValues("cert").Inc()
 	if now := time.Now(); now.Sub(p.certWarned) > time.Minute {
 		p.certWarned = now

@@ -2,9 +2,10 @@
 // (1-32 slots), hands every SMS to the pipeline before deleting it from the SIM, and serves
 // per-slot metrics. Configuration is read from the environment; `ness-agent --help` lists it.
 //
-//	ness-agent [run]     run the agent (the default)
-//	ness-agent boards    list the built-in board profiles
-//	ness-agent --help    list every environment variable
+//	ness-agent [run]          run the agent (the default)
+//	ness-agent boards         list the built-in board profiles
+//	ness-agent enroll-request print the enrolment request the provider signs
+//	ness-agent --help         list every environment variable
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -69,9 +71,11 @@ func cli(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "enroll-request":
+		return enrollRequest(args[1:], stdout, stderr, time.Now())
 	case "run":
 	default:
-		fmt.Fprintf(stderr, "ness-agent: unknown command %q (want run, boards or --help)\n", cmd)
+		fmt.Fprintf(stderr, "ness-agent: unknown command %q (want run, boards, enroll-request or --help)\n", cmd)
 		return 2
 	}
 	if len(args) > 1 {
@@ -102,6 +106,7 @@ func cli(args []string, stdout, stderr io.Writer) int {
 func load(specs []envSpec) error {
 	var errs []error
 	for _, s := range specs {
+		reflect.ValueOf(s.Spec).Elem().SetZero() // only the environment counts, not a previous load
 		if err := envconfig.Process(agent.EnvPrefix, s.Spec); err != nil {
 			errs = append(errs, err)
 			continue
@@ -117,10 +122,18 @@ func load(specs []envSpec) error {
 
 // usage prints every variable: each part's envconfig table, then the board timing overrides.
 func usage(w io.Writer, specs []envSpec) error {
-	fmt.Fprintln(w, "usage: ness-agent [run | boards | --help]")
+	fmt.Fprintln(w, "usage: ness-agent [run | boards | enroll-request [--data-dir DIR] | --help]")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "  run      supervise the board's modems (default)")
-	fmt.Fprintln(w, "  boards   list the built-in board profiles")
+	fmt.Fprintln(w, "  run             supervise the board's modems and publish their SMS (default)")
+	fmt.Fprintln(w, "  boards          list the built-in board profiles")
+	fmt.Fprintln(w, "  enroll-request  create the device key if needed and print the enrolment request")
+	fmt.Fprintln(w, "                  (JSON: agent id and public key) for `ness provider enroll`")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Enrolment: the agent publishes only with a valid agent certificate (NESS_AGENT_CERT,")
+	fmt.Fprintln(w, "default <data dir>/agent.cert) and the pinned hub key (NESS_AGENT_HUB_KEY). Without")
+	fmt.Fprintln(w, "either it runs STORE-ONLY: it does not connect to the broker, but still reads every SMS")
+	fmt.Fprintln(w, "into its outbox and deletes it from the SIM, so nothing is lost; it logs why at start")
+	fmt.Fprintln(w, "and every hour, and the metric ness_agent_publishing is 0. Enrol, then restart it.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Configuration is read from these environment variables.")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -147,7 +160,10 @@ func run(ctx context.Context, cfg *agent.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pl, err := newPipeline(ctx, cfg, log.With("component", "pipeline"))
+	reg := prometheus.NewRegistry()
+	// prometheus's own Go and process collectors: the collectors package would link database/sql.
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	pl, err := newPipeline(ctx, cfg, reg, log.With("component", "pipeline"))
 	if err != nil {
 		return err
 	}
@@ -160,7 +176,7 @@ func run(ctx context.Context, cfg *agent.Config, log *slog.Logger) error {
 	log.Info("starting", "board", p.Name, "slots", len(p.Slots), "health", cfg.HealthInterval, "sweep", cfg.SweepInterval)
 
 	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, sup, log)
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, sup, log)
 		if err != nil {
 			return err
 		}
@@ -211,11 +227,8 @@ func supervise(p *board.Profile, cfg *agent.Config, sink agent.PartSink, ports a
 	return sup, close, nil
 }
 
-// serveMetrics serves /metrics on addr from a registry of its own.
-func serveMetrics(addr string, sup *agent.Supervisor, log *slog.Logger) (func(), error) {
-	reg := prometheus.NewRegistry()
-	// prometheus's own Go and process collectors: the collectors package would link database/sql.
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+// serveMetrics adds the supervisor's metrics to reg and serves it at /metrics on addr.
+func serveMetrics(addr string, reg *prometheus.Registry, sup *agent.Supervisor, log *slog.Logger) (func(), error) {
 	if err := agent.RegisterMetrics(reg, sup); err != nil {
 		return nil, err
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ness-network/ness-sms/agent"
+	"github.com/ness-network/ness-sms/agent/identity"
 	"github.com/ness-network/ness-sms/board"
 )
 
@@ -16,7 +20,12 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	}
 	want := []string{"NESS_AGENT_BOARD", "NESS_AGENT_PORTS", "NESS_AGENT_SIM_CONTROL", "NESS_AGENT_SIM_DIR", "NESS_AGENT_SLOTS",
 		"NESS_AGENT_HEALTH_INTERVAL", "NESS_AGENT_SWEEP_INTERVAL", "NESS_AGENT_COMMAND_TIMEOUT", "NESS_AGENT_BACKOFF_MAX",
-		"NESS_AGENT_SHUTDOWN_TIMEOUT", "NESS_AGENT_DATA_DIR", "NESS_AGENT_METRICS_ADDR", "NESS_AGENT_LOG_LEVEL"}
+		"NESS_AGENT_SHUTDOWN_TIMEOUT", "NESS_AGENT_DATA_DIR", "NESS_AGENT_METRICS_ADDR", "NESS_AGENT_LOG_LEVEL",
+		"NESS_AGENT_MQTT_URL", "NESS_AGENT_MQTT_PASSWORD", "NESS_AGENT_MQTT_CA", "NESS_AGENT_MQTT_CERT", "NESS_AGENT_MQTT_KEY",
+		"NESS_AGENT_MQTT_BACKOFF_MIN", "NESS_AGENT_MQTT_BACKOFF_MAX", "NESS_AGENT_HUB_KEY", "NESS_AGENT_CERT",
+		"NESS_AGENT_REPUBLISH_TIMEOUT", "NESS_AGENT_PUBLISH_TIMEOUT", "NESS_AGENT_MAX_INFLIGHT", "NESS_AGENT_SHUTDOWN_GRACE",
+		"NESS_AGENT_REASSEMBLY_TIMEOUT", "NESS_AGENT_STATUS_INTERVAL", "NESS_AGENT_OUTBOX_MAX_COUNT", "NESS_AGENT_OUTBOX_MAX_BYTES",
+		"NESS_AGENT_OUTBOX_ACK_RETENTION"}
 	for _, v := range board.EnvVars {
 		want = append(want, v.Name)
 	}
@@ -55,6 +64,9 @@ func TestCLIErrors(t *testing.T) {
 		{"bad duration", nil, map[string]string{"NESS_AGENT_HEALTH_INTERVAL": "soon"}, 2, "NESS_AGENT_HEALTH_INTERVAL"},
 		{"too short", []string{"run"}, map[string]string{"NESS_AGENT_SWEEP_INTERVAL": "1ms"}, 2, "NESS_AGENT_SWEEP_INTERVAL: 1ms"},
 		{"bad level", nil, map[string]string{"NESS_AGENT_LOG_LEVEL": "chatty"}, 2, "NESS_AGENT_LOG_LEVEL"},
+		{"bad broker URL", nil, map[string]string{"NESS_AGENT_MQTT_URL": "mqtt://hub"}, 2, "NESS_AGENT_MQTT_URL"},
+		{"bad hub key", nil, map[string]string{"NESS_AGENT_HUB_KEY": "xyz"}, 2, "NESS_AGENT_HUB_KEY[0]"},
+		{"bad inflight", nil, map[string]string{"NESS_AGENT_MAX_INFLIGHT": "many"}, 2, "NESS_AGENT_MAX_INFLIGHT"},
 		{"unknown command", []string{"dance"}, nil, 2, `unknown command "dance"`},
 		{"sim without control", nil, map[string]string{"NESS_AGENT_BOARD": "sim", "NESS_AGENT_SLOTS": "2", "NESS_AGENT_SIM_DIR": "/nonexistent"}, 1, "NESS_AGENT_SIM_CONTROL: required"},
 	}
@@ -81,5 +93,31 @@ func TestBoards(t *testing.T) {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("boards: %s missing from\n%s", name, out.String())
 		}
+	}
+}
+
+func TestEnrollRequest(t *testing.T) {
+	dir := t.TempDir() + "/data"
+	t.Setenv("NESS_AGENT_DATA_DIR", dir)
+	var out, errb bytes.Buffer
+	if code := cli([]string{"enroll-request"}, &out, &errb); code != 0 {
+		t.Fatalf("enroll-request: exit %d: %s", code, errb.String())
+	}
+	req, err := identity.DecodeEnrollRequest(bytes.TrimSpace(out.Bytes()))
+	if err != nil {
+		t.Fatalf("enroll-request printed %q: %v", out.String(), err)
+	}
+	st, err := os.Stat(filepath.Join(dir, identity.KeyFileName))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("device key: %v, mode %v; want a 0600 file", err, st.Mode().Perm())
+	}
+	id, _, err := identity.LoadOrCreateKey(dir, time.Now())
+	if err != nil || id.AgentID() != req.Agent {
+		t.Errorf("request agent %s, device key's agent %v (%v)", req.Agent, id.AgentID(), err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := cli([]string{"enroll-request", "extra"}, &out, &errb); code != 2 || out.Len() != 0 {
+		t.Errorf("enroll-request extra: got exit %d, stdout %q; want exit 2 and nothing on stdout", code, out.String())
 	}
 }

@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ness-network/ness-sms/agent"
+	"github.com/ness-network/ness-sms/agent/pipeline"
 )
 
-// PIPELINE HOOK. The pipeline engineer (agent/pipeline, agent/mqttlink) replaces the stand-in
-// below: newPipeline builds the PartSink the supervisor hands every PDU to (the durable outbox)
-// and a runner that publishes the supervisor's statuses (Snapshot on each Changes, converted
-// with agent.WireStatuses) and the sealed messages over MQTT. Its own settings (MQTT_URL,
-// HUB_KEY, CERT, …) go in a struct appended to pipelineConfigs, so `ness-agent --help` lists them
-// and they are read and validated with the rest.
-
-// pipeline is what main needs from the pipeline.
-type pipeline interface {
+// pipeline is what main needs from the pipeline (pipeline.Service).
+type pipelineRunner interface {
 	// Sink receives every PDU before it is deleted from the SIM.
 	Sink() agent.PartSink
 	// Run publishes sup's statuses and the outbox until ctx ends; it returns nil on cancel.
@@ -25,29 +20,14 @@ type pipeline interface {
 	Close() error
 }
 
-// pipelineConfigs are the pipeline's envconfig structs (PIPELINE HOOK: append yours).
-var pipelineConfigs []envSpec
+// pipelineSettings is the pipeline's configuration (NESS_AGENT_MQTT_URL, _HUB_KEY, _CERT, …).
+var pipelineSettings pipeline.Settings
 
-// newPipeline builds the pipeline (PIPELINE HOOK: replace the stand-in).
-var newPipeline = func(ctx context.Context, cfg *agent.Config, log *slog.Logger) (pipeline, error) {
-	log.Warn("no pipeline wired in this build: messages are left on the SIMs, nothing is published")
-	return holdPipeline{}, nil
+// pipelineConfigs are the pipeline's envconfig structs, listed by --help and read with the rest.
+var pipelineConfigs = []envSpec{{Title: "Pipeline, outbox and MQTT", Spec: &pipelineSettings, Validate: pipelineSettings.Validate}}
+
+// newPipeline opens the pipeline service in the data directory: the same function the
+// pipeline's agent-process tests use (pipeline.OpenService), so there is one wiring.
+var newPipeline = func(_ context.Context, cfg *agent.Config, reg prometheus.Registerer, log *slog.Logger) (pipelineRunner, error) {
+	return pipeline.OpenService(pipelineSettings, pipeline.ServiceOptions{DataDir: cfg.DataDir, Registerer: reg, Logger: log})
 }
-
-// errNoPipeline is what the stand-in sink answers: the message stays on the SIM, so nothing is
-// lost while no outbox exists.
-var errNoPipeline = errors.New("no pipeline in this build: message kept on the SIM")
-
-// holdPipeline is the stand-in: it refuses every part (so no SMS is deleted) and publishes nothing.
-type holdPipeline struct{}
-
-func (holdPipeline) Sink() agent.PartSink { return holdSink{} }
-func (holdPipeline) Run(ctx context.Context, sup *agent.Supervisor) error {
-	<-ctx.Done()
-	return nil
-}
-func (holdPipeline) Close() error { return nil }
-
-type holdSink struct{}
-
-func (holdSink) StorePart(context.Context, agent.ReceivedPart) error { return errNoPipeline }
