@@ -17,7 +17,7 @@ import (
 	"github.com/ness-network/ness-sms/hub/storetest"
 )
 
-func mustHash(t *testing.T, pw string) string {
+func mustHash(t testing.TB, pw string) string {
 	t.Helper()
 	h, err := broker.HashPassword(pw)
 	if err != nil {

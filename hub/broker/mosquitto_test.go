@@ -62,7 +62,7 @@ func TestShippedMosquittoFiles(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +72,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func mosquittoBinary(t *testing.T) string {
+func mosquittoBinary(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("NESS_TEST_NO_MOSQUITTO") == "1" {
 		t.Skip("NESS_TEST_NO_MOSQUITTO=1: skipping a test that needs Mosquitto")
@@ -114,7 +114,7 @@ type mosquitto struct {
 
 // startMosquitto starts a private Mosquitto with the production configuration's shape (a TLS
 // listener for agents, a plain loopback listener for hubs) on free ports, and stops it at test end.
-func startMosquitto(t *testing.T, agents []brokertest.Agent) *mosquitto {
+func startMosquitto(t testing.TB, agents []brokertest.Agent) *mosquitto {
 	t.Helper()
 	bin := mosquittoBinary(t)
 	dir := t.TempDir()
