@@ -1,0 +1,160 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ness-network/ness-sms/hub"
+)
+
+// liveHub routes message events (from Config.Notify, so from every hub instance) to the
+// streams and long-polls of the rental's renter. A subscriber is only woken: it reads what is
+// new from the Store with its cursor, so a dropped or duplicated event loses or repeats nothing.
+type liveHub struct {
+	s *Server
+
+	mu   sync.Mutex                       // guards subs
+	subs map[string]map[*liveSub]struct{} // by account key
+}
+
+type liveSub struct {
+	ch chan struct{} // capacity 1: a pending wake-up
+}
+
+func newLiveHub(s *Server) *liveHub {
+	return &liveHub{s: s, subs: map[string]map[*liveSub]struct{}{}}
+}
+
+func (h *liveHub) subscribe(account []byte) (*liveSub, func()) {
+	sub := &liveSub{ch: make(chan struct{}, 1)}
+	k := string(account)
+	h.mu.Lock()
+	if h.subs[k] == nil {
+		h.subs[k] = map[*liveSub]struct{}{}
+	}
+	h.subs[k][sub] = struct{}{}
+	h.mu.Unlock()
+	return sub, func() {
+		h.mu.Lock()
+		delete(h.subs[k], sub)
+		if len(h.subs[k]) == 0 {
+			delete(h.subs, k)
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *liveHub) wake(account []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs[string(account)] {
+		select {
+		case sub.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run routes events until ctx ends; webhooks are queued to their own worker so a slow receiver
+// never delays a stream.
+func (h *liveHub) run(ctx context.Context) {
+	events, cancel := h.s.cfg.Notify.Subscribe()
+	defer cancel()
+	hooks := make(chan hookJob, 4096)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); h.s.webhookWorker(ctx, hooks) }()
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			if ev.RentalID == "" {
+				continue // sealed to the provider: never delivered to a renter
+			}
+			owner, err := h.s.owner(ctx, ev.RentalID)
+			if err != nil {
+				h.s.log.Warn("live delivery: rental of message", "message", ev.MessageID, "rental", ev.RentalID, "err", err)
+				continue
+			}
+			h.wake(owner)
+			select {
+			case hooks <- hookJob{messageID: ev.MessageID, rentalID: ev.RentalID, owner: owner}:
+			default:
+				h.s.log.Warn("webhook queue full; message not queued for webhooks", "message", ev.MessageID)
+			}
+		}
+	}
+}
+
+// stream serves GET /v1/stream: a WebSocket sending the caller's messages as StreamEvent text
+// frames, first those after ?after= (the last id the client has), then live.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) error {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "after" {
+			return fieldError(k, "unknown query parameter")
+		}
+	}
+	after, err := s.cursorOf(r.Context(), p, q.Get("after"))
+	if err != nil {
+		return err
+	}
+	sub, cancel := s.live.subscribe(p.account) // before the first read: nothing slips between
+	defer cancel()
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept has answered the client
+	}
+	defer c.CloseNow()
+	ctx := c.CloseRead(r.Context())
+	tick := time.NewTicker(s.cfg.StreamPollInterval)
+	defer tick.Stop()
+	for {
+		ms, err := s.cfg.Store.ListMessages(ctx, hub.MessageQuery{Renter: p.account, After: after, Limit: hub.DefaultListLimit})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("stream: list messages", "err", err)
+				c.Close(websocket.StatusInternalError, "store error")
+			}
+			return nil
+		}
+		for _, m := range ms {
+			v, err := s.messageView(ctx, m)
+			if err != nil {
+				c.Close(websocket.StatusInternalError, "store error")
+				return nil
+			}
+			b, _ := json.Marshal(StreamEvent{Type: "message", Message: &v})
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			err = c.Write(wctx, websocket.MessageText, b)
+			wcancel()
+			if err != nil {
+				return nil
+			}
+			after = m.Seq
+			if err := s.cfg.Store.MarkDelivered(ctx, m.ID); err != nil && ctx.Err() == nil {
+				s.log.Warn("stream: mark delivered", "message", m.ID, "err", err)
+			}
+		}
+		if len(ms) == hub.DefaultListLimit {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			c.Close(websocket.StatusNormalClosure, "")
+			return nil
+		case <-sub.ch:
+		case <-tick.C:
+		}
+	}
+}
