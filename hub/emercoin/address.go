@@ -8,7 +8,8 @@ import (
 	"math/big"
 	"strings"
 
-	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // Emercoin addresses are RIPEMD-160 hashes; there is no replacement.
+	//lint:ignore SA1019 Emercoin addresses are RIPEMD-160 hashes by consensus; there is no replacement.
+	"golang.org/x/crypto/ripemd160"
 )
 
 // Network holds an Emercoin network's address parameters (chainparams.cpp).

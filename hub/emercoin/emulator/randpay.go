@@ -5,7 +5,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
@@ -248,5 +247,3 @@ func (n *Node) randpayAccept(p params) (any, *rpcError) {
 	}
 	return res, nil
 }
-
-var _ = time.Second

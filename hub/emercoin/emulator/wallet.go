@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -482,5 +481,3 @@ func (n *Node) generate(p params) (any, *rpcError) {
 	}
 	return n.mine(int(k)), nil
 }
-
-var _ = bytes.Equal
