@@ -14,6 +14,11 @@ type ReceivedPart struct {
 	Index      int       // the PDU's index in that storage
 	PDU        []byte    // raw PDU bytes as the modem returned them (SMSC-prefixed)
 	ReceivedAt time.Time // agent clock when it was read
+	// Malformed is non-empty for an entry whose PDU line did not parse, twice: PDU then holds
+	// the raw line bytes as received (not hex-decoded; possibly empty) and Malformed says what
+	// was wrong. The sink keeps the bytes as junk and reports them; once it returns nil the
+	// entry is deleted from the SIM, so a malformed PDU never fills SIM storage.
+	Malformed string
 }
 
 // PartSink takes each PDU read from a SIM.

@@ -651,11 +651,16 @@ func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
 		// A garbled read (noise on the line) must not cost the message: read it again, and
 		// leave it on the SIM when it still does not parse.
 		q, err := s.m.Read(ctx, p.Index)
-		if err != nil || q.Err != nil {
+		if err != nil {
 			s.count(func(x *SlotStatus) { x.Errors++ })
-			s.limited(fmt.Sprintf("malformed-%d", p.Index), slog.LevelWarn, "malformed PDU left on the SIM",
-				"index", p.Index, "err", errors.Join(p.Err, err, q.Err))
+			s.limited(fmt.Sprintf("malformed-%d", p.Index), slog.LevelWarn, "malformed PDU left on the SIM: re-read failed",
+				"index", p.Index, "err", errors.Join(p.Err, err))
 			return s.fatal("read", err)
+		}
+		if q.Err != nil {
+			// Malformed twice: hand the raw line to the sink as junk, then delete it, so a
+			// bad entry cannot fill the SIM (issue 3: keep the raw bytes, report, delete).
+			return s.takeMalformed(ctx, q)
 		}
 		p = q
 	}
@@ -673,6 +678,29 @@ func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
 	s.count(func(x *SlotStatus) { x.Received++; x.LastSMS = now })
 	if err := s.m.Delete(ctx, p.Index); err != nil {
 		// Stored but not deleted: the next sweep hands it over again; the sink knows it.
+		return s.fatal("delete", err)
+	}
+	return nil
+}
+
+// takeMalformed hands a PDU line that did not parse to the sink as junk and deletes it from
+// the SIM once the sink has it.
+func (s *slot) takeMalformed(ctx context.Context, p modem.StoredPDU) error {
+	storage := p.Storage
+	if storage == "" {
+		storage = s.m.Storage()
+	}
+	part := ReceivedPart{Slot: s.n, ICCID: s.iccid, Storage: storage, Index: p.Index, PDU: []byte(p.Raw),
+		ReceivedAt: s.clk.Now(), Malformed: p.Err.Error()}
+	s.count(func(x *SlotStatus) { x.DecodeErrors++ })
+	if err := s.sup.cfg.Sink.StorePart(ctx, part); err != nil {
+		s.count(func(x *SlotStatus) { x.StoreErrors++ })
+		s.limited(fmt.Sprintf("malformed-%d", p.Index), slog.LevelWarn, "sink refused a malformed PDU; it stays on the SIM",
+			"index", p.Index, "raw", p.Raw, "err", err)
+		return nil
+	}
+	s.log.Warn("malformed PDU kept as junk and deleted from the SIM", "index", p.Index, "raw", p.Raw, "err", p.Err)
+	if err := s.m.Delete(ctx, p.Index); err != nil {
 		return s.fatal("delete", err)
 	}
 	return nil

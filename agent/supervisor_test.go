@@ -449,3 +449,69 @@ func TestMessagesGoToTheSinkBeforeDeletion(t *testing.T) {
 		t.Errorf("counters: got received %d, store errors %d, last SMS %v; want >= 3, > 0, set", st.Received, st.StoreErrors, st.LastSMS)
 	}
 }
+
+// TestMalformedPDUGoesToTheSinkThenIsDeleted: an entry whose PDU line does not parse, read
+// twice, is handed to the sink with its raw line and Malformed set, and deleted only after the
+// sink took it, so a bad entry never fills the SIM. A sink that refuses keeps it on the SIM.
+func TestMalformedPDUGoesToTheSinkThenIsDeleted(t *testing.T) {
+	tests := []struct {
+		name    string
+		line    string // the PDU line as the modem sends it
+		wantRaw string
+	}{
+		{"not hex", "07911326040000F0ZZ", "07911326040000F0ZZ"},
+		{"length mismatch", testPDU + "00", testPDU + "00"},
+		{"SMSC length over 11", "FF00", "FF00"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newModem()
+			r := start(t, m, false)
+			r.waitFor("ready", isState(agent.StateReady))
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			idx := 7 + i
+			header := fmt.Sprintf("+CMGR: 0,,%d", 20)
+			read, del := fmt.Sprintf("AT+CMGR=%d", idx), fmt.Sprintf("AT+CMGD=%d", idx)
+
+			// First the sink refuses: the entry stays on the SIM.
+			r.sink.Fail(errors.New("outbox broken"))
+			m.Answer(read, header, tt.line, "OK")
+			m.Answer(del, "OK")
+			m.Send(fmt.Sprintf(`+CMTI: "SM",%d`, idx))
+			for r.sink.Refused() == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+			if slices.Contains(m.Commands(), del) {
+				t.Fatalf("malformed entry deleted although the sink refused it; commands %q", m.Commands())
+			}
+			r.sink.Fail(nil)
+			m.Send(fmt.Sprintf(`+CMTI: "SM",%d`, idx))
+			if err := r.sink.Wait(ctx, func(p []agent.ReceivedPart) bool { return len(p) == 1 }); err != nil {
+				t.Fatalf("malformed entry never reached the sink: %v", err)
+			}
+			waitCommand(t, m, del)
+			p := r.sink.Parts()[0]
+			if p.Malformed == "" || string(p.PDU) != tt.wantRaw || p.Index != idx || p.ICCID != "89014103211118510720" {
+				t.Errorf("part: got malformed %q, raw %q, index %d, ICCID %s; want a reason, raw %q, index %d, the SIM's ICCID",
+					p.Malformed, p.PDU, p.Index, p.ICCID, tt.wantRaw, idx)
+			}
+			if n := countOf(m.Commands(), read); n < 2 {
+				t.Errorf("%s sent %d times before giving up on the entry, want the read and one re-read per attempt", read, n)
+			}
+			if st := r.sup.Snapshot()[0]; st.DecodeErrors == 0 {
+				t.Errorf("decode errors: got 0, want > 0")
+			}
+		})
+	}
+}
+
+func countOf(s []string, v string) int {
+	n := 0
+	for _, x := range s {
+		if x == v {
+			n++
+		}
+	}
+	return n
+}

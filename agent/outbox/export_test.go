@@ -7,3 +7,10 @@ func SetPageSize(n int) (restore func()) {
 	pageSize = n
 	return func() { pageSize = old }
 }
+
+// SetMaxJunk changes how many junk entries PutJunk keeps. It returns a function restoring it.
+func SetMaxJunk(n int) (restore func()) {
+	old := maxJunk
+	maxJunk = n
+	return func() { maxJunk = old }
+}

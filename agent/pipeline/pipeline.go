@@ -11,7 +11,9 @@
 //     marked incomplete). Junk (WAP push, voicemail indications, silent SMS, undecodable PDUs,
 //     a second PDU claiming a part number already held) is logged, counted and dropped: it is
 //     assembled into a message and acknowledged at once, so it leaves the outbox and never
-//     clogs anything.
+//     clogs anything. Undecodable and conflicting PDUs keep their raw bytes in the outbox's
+//     junk quarantine (outbox.PutJunk), as do PDU lines the modem layer could not parse
+//     (agent.ReceivedPart.Malformed, stored at once by StorePart), and count as decode errors.
 //  3. A seal worker assembles the message in the outbox under its id (wire.MessageID over the
 //     agent id, the ICCID and all parts' raw PDUs, so the same PDUs read again after a crash
 //     give the same id), seals the plaintext to the renter of the SIM's current lease, or to
@@ -213,6 +215,9 @@ func (p *Pipeline) StorePart(ctx context.Context, rp agent.ReceivedPart) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if rp.Malformed != "" {
+		return p.storeMalformed(rp)
+	}
 	if err := wire.CheckICCID(rp.ICCID); err != nil {
 		p.m.PartsRefused.WithLabelValues("no_iccid").Inc()
 		return fmt.Errorf("slot %d: %w: %v", rp.Slot, ErrNoICCID, err)
@@ -250,6 +255,28 @@ func (p *Pipeline) StorePart(ctx context.Context, rp agent.ReceivedPart) error {
 	case p.wake <- struct{}{}:
 	default:
 	}
+	return nil
+}
+
+// storeMalformed keeps the raw line of a PDU the modem layer could not parse as junk in the
+// outbox (durably, before the supervisor deletes it from the SIM), counts and reports it.
+func (p *Pipeline) storeMalformed(rp agent.ReceivedPart) error {
+	key := outbox.PartKey(rp.ICCID, append([]byte("malformed\x00"), rp.PDU...))
+	reason := fmt.Sprintf("malformed PDU line from slot %d, ICCID %q, %s index %d, read %s: %s",
+		rp.Slot, rp.ICCID, rp.Storage, rp.Index, rp.ReceivedAt.UTC().Format(time.RFC3339), rp.Malformed)
+	added, err := p.cfg.Outbox.PutJunk(key, rp.PDU, reason)
+	switch {
+	case errors.Is(err, outbox.ErrJunkFull):
+		// Still reported (with the bytes) in the log; the SIM must not fill with junk.
+		p.log.Error("junk quarantine full: malformed PDU only logged", "slot", rp.Slot, "raw", fmt.Sprintf("%q", rp.PDU), "reason", rp.Malformed)
+	case err != nil:
+		p.m.PartsRefused.WithLabelValues("error").Inc()
+		return err
+	case !added:
+		return nil // kept before a crash; the supervisor deletes it again
+	}
+	p.m.Junk.WithLabelValues("malformed").Inc()
+	p.log.Warn("malformed PDU kept as junk", "slot", rp.Slot, "iccid", rp.ICCID, "index", rp.Index, "raw", fmt.Sprintf("%q", rp.PDU), "reason", rp.Malformed)
 	return nil
 }
 
@@ -468,6 +495,11 @@ func (p *Pipeline) process(j job) error {
 		}
 	}
 	if j.junk != "" {
+		if j.junk == "malformed" || j.junk == "conflicting-part" {
+			if err := p.keepJunk(j); err != nil {
+				return err
+			}
+		}
 		if _, err := p.cfg.Outbox.Ack(j.id); err != nil {
 			return err
 		}
@@ -502,6 +534,26 @@ func (p *Pipeline) process(j job) error {
 	select {
 	case p.sealed <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+// keepJunk copies the raw PDUs of a message dropped as undecodable into the outbox's junk
+// quarantine before the message is acknowledged (which drops its PDUs), and reports it.
+func (p *Pipeline) keepJunk(j job) error {
+	m, err := p.cfg.Outbox.Get(j.id)
+	if err != nil {
+		return err
+	}
+	for _, part := range m.Parts {
+		reason := fmt.Sprintf("%s PDU from slot %d, ICCID %s, %s index %d, read %s", j.junk, part.Slot, part.ICCID,
+			part.Storage, part.Index, part.Received.UTC().Format(time.RFC3339))
+		if _, err := p.cfg.Outbox.PutJunk(part.Key, part.PDU, reason); err != nil && !errors.Is(err, outbox.ErrJunkFull) {
+			return err
+		}
+		if p.cfg.OnDecodeError != nil {
+			p.cfg.OnDecodeError(part.Slot)
+		}
 	}
 	return nil
 }
