@@ -88,3 +88,27 @@ func FuzzVerifyMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseChap(f *testing.F) {
+	for _, s := range []string{"1.00:6:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567", "1:1:0", "::", "1.00:6:", "-1:6:00",
+		"1:4294967296:00", "1.00:6:ffffffffffffffffffffffffffffffffffffffff", "0.1234:100:+ff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := emercoin.ParseChap(s)
+		if err != nil {
+			var ce *emercoin.ChapError
+			if !errors.As(err, &ce) {
+				t.Fatalf("ParseChap(%q): error %v is not a *ChapError", s, err)
+			}
+			return
+		}
+		if c.Amount <= 0 || c.Risk == 0 || c.Base.Sign() < 0 {
+			t.Fatalf("ParseChap(%q) accepted %+v", s, c)
+		}
+		back, err := emercoin.ParseChap(c.String())
+		if err != nil || back.Amount != c.Amount || back.Risk != c.Risk || back.Base.Cmp(c.Base) != 0 {
+			t.Fatalf("round trip of %q via %q: got %+v %v", s, c.String(), back, err)
+		}
+	})
+}

@@ -2,9 +2,9 @@ package emulator
 
 import (
 	"encoding/hex"
+	"errors"
 	"math/big"
 	"strconv"
-	"strings"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
@@ -99,38 +99,17 @@ func (n *Node) randpayMkchap(p params) (any, *rpcError) {
 	return emercoin.FormatMoney(amt) + ":" + strconv.FormatUint(uint64(risk), 10) + ":" + hex.EncodeToString(q.FillBytes(make([]byte, 20))), nil
 }
 
-// parseChap parses "amount:risk:hex" as randpay_mktx does, with its error messages.
+// parseChap is emercoin.ParseChap with its message as a -3 error.
 func parseChap(chap string) (emercoin.Amount, int64, *big.Int, *rpcError) {
-	if len(chap) > 79 {
-		chap = chap[:79]
-	}
-	amtS, rest, ok := strings.Cut(chap, ":")
-	if !ok {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap format, must be amount[:]dec:hex")
-	}
-	riskS, hexS, ok := strings.Cut(rest, ":")
-	if !ok {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap format, must be amount:dec[:]hex")
-	}
-	amt, err := emercoin.ParseAmount(amtS)
-	if err != nil || amt <= 0 {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid amount for send")
-	}
-	risk, err := strconv.ParseUint(riskS, 10, 32)
+	c, err := emercoin.ParseChap(chap)
 	if err != nil {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap format, must be amount:dec[:]hex")
+		var ce *emercoin.ChapError
+		if errors.As(err, &ce) {
+			return 0, 0, nil, rerr(emercoin.CodeTypeError, "%s", ce.Message)
+		}
+		return 0, 0, nil, rerr(emercoin.CodeTypeError, "%v", err)
 	}
-	if risk == 0 {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap, risk must not be zero")
-	}
-	if len(hexS) == 0 || len(hexS) > 40 {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap format, must be amount:dec[:]hex")
-	}
-	q, ok := new(big.Int).SetString(hexS, 16)
-	if !ok {
-		return 0, 0, nil, rerr(emercoin.CodeTypeError, "Invalid chap format, must be amount:dec[:]hex")
-	}
-	return amt, int64(risk), q, nil
+	return c.Amount, int64(c.Risk), c.Base, nil
 }
 
 func (n *Node) randpayMktx(p params) (any, *rpcError) {
