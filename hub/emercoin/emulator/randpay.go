@@ -144,23 +144,23 @@ func (n *Node) randpayMktx(p params) (any, *rpcError) {
 		kind = emercoin.P2PKH
 	}
 	out := emercoin.Address{Kind: kind, Hash: uint160Bytes(randAddr)}
-	tx := &rawTx{Version: 1, Time: uint32(n.cfg.Now().Unix())}
+	tx := &emercoin.Tx{Version: 1, Time: uint32(n.cfg.Now().Unix())}
 	if flags&int64(emercoin.RandpayNaive) == 0 {
-		var in txIn
-		copy(in.PrevHash[:], randpayOutpoint)
+		var in emercoin.TxIn
+		copy(in.PrevHash[:], emercoin.RandpayOutpoint)
 		in.Sequence = 0xffffffff
 		tx.Inputs = append(tx.Inputs, in)
 	}
-	var payerIn txIn
+	var payerIn emercoin.TxIn
 	copy(payerIn.PrevHash[:], n.randBytes(32))
 	payerIn.Sequence = 0xffffffff
 	if flags&int64(emercoin.RandpayNoSign) == 0 {
 		payerIn.Script = append([]byte{71}, n.randBytes(71)...) // stands for the payer's signature
 	}
 	tx.Inputs = append(tx.Inputs, payerIn)
-	tx.Outputs = []txOut{{Value: int64(amt), Script: out.ScriptPubKey()}}
-	n.payer[tx.txid()] = payment{cost: amt + minTxFee}
-	return hex.EncodeToString(tx.serialize()), nil
+	tx.Outputs = []emercoin.TxOut{{Value: int64(amt), Script: out.ScriptPubKey()}}
+	n.payer[tx.TxID()] = payment{cost: amt + minTxFee}
+	return hex.EncodeToString(tx.Serialize()), nil
 }
 
 func (n *Node) randpayAccept(p params) (any, *rpcError) {
@@ -172,7 +172,7 @@ func (n *Node) randpayAccept(p params) (any, *rpcError) {
 	if e != nil {
 		return nil, rerr(emercoin.CodeTypeError, "Expected type number")
 	}
-	tx, err := decodeTx(h)
+	tx, err := emercoin.DecodeTx(h)
 	if err != nil {
 		return nil, rerr(emercoin.CodeDeserialization, "TX decode failed")
 	}
@@ -182,7 +182,7 @@ func (n *Node) randpayAccept(p params) (any, *rpcError) {
 	}
 	x := uint160(a.Hash)
 	amount := emercoin.Amount(tx.Outputs[0].Value)
-	txid := tx.txid()
+	txid := tx.TxID()
 	var c *challenge
 	for i, cand := range n.chaps {
 		hi := new(big.Int).Add(cand.lo, big.NewInt(cand.risk))
@@ -213,7 +213,7 @@ func (n *Node) randpayAccept(p params) (any, *rpcError) {
 					Details: []emercoin.TxDetail{{Address: addr, Category: "receive", Amount: amount}}})
 			}
 		}
-	case tx.hasRandpayIn():
+	case tx.HasRandpayIn():
 		return nil, rerr(emercoin.CodeInvalidAddress, "Address in the vout[0] does not match any available challenge, unable to sign randpay-in")
 	default:
 		// No challenge and no randpay-in: treated as won and sent unless flags say don't.

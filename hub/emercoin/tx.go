@@ -1,4 +1,4 @@
-package emulator
+package emercoin
 
 import (
 	"bytes"
@@ -10,81 +10,69 @@ import (
 	"io"
 )
 
-// rawTx is an Emercoin (PPCoin-style) transaction without witnesses: version, nTime, inputs,
+// Tx is an Emercoin (PPCoin-style) transaction without witnesses: version, nTime, inputs,
 // outputs, lock time. It is what randpay_mktx returns and randpay_accept reads.
-type rawTx struct {
+type Tx struct {
 	Version  int32
 	Time     uint32
-	Inputs   []txIn
-	Outputs  []txOut
+	Inputs   []TxIn
+	Outputs  []TxOut
 	LockTime uint32
 }
 
-type txIn struct {
+// TxIn is a transaction input.
+type TxIn struct {
 	PrevHash  [32]byte
 	PrevIndex uint32
 	Script    []byte
 	Sequence  uint32
 }
 
-type txOut struct {
+// TxOut is a transaction output.
+type TxOut struct {
 	Value  int64
 	Script []byte
 }
 
-// randpayOutpoint is the virtual always-unspent coin ecec…ec:0 a randpay-in spends.
-var randpayOutpoint = bytes.Repeat([]byte{0xec}, 32)
+// RandpayOutpoint is the virtual always-unspent coin ecec…ec:0 a randpay-in spends.
+var RandpayOutpoint = bytes.Repeat([]byte{0xec}, 32)
 
-func (t *rawTx) hasRandpayIn() bool {
+// HasRandpayIn reports whether t spends the virtual RANDPAY coin.
+func (t *Tx) HasRandpayIn() bool {
 	for _, in := range t.Inputs {
-		if bytes.Equal(in.PrevHash[:], randpayOutpoint) && in.PrevIndex == 0 {
+		if bytes.Equal(in.PrevHash[:], RandpayOutpoint) && in.PrevIndex == 0 {
 			return true
 		}
 	}
 	return false
 }
 
-func putVarInt(b *bytes.Buffer, n uint64) {
-	switch {
-	case n < 253:
-		b.WriteByte(byte(n))
-	case n <= 0xffff:
-		b.WriteByte(253)
-		binary.Write(b, binary.LittleEndian, uint16(n))
-	case n <= 0xffffffff:
-		b.WriteByte(254)
-		binary.Write(b, binary.LittleEndian, uint32(n))
-	default:
-		b.WriteByte(255)
-		binary.Write(b, binary.LittleEndian, n)
-	}
-}
-
-func (t *rawTx) serialize() []byte {
+// Serialize is the transaction's wire form.
+func (t *Tx) Serialize() []byte {
 	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, t.Version)
 	binary.Write(&b, binary.LittleEndian, t.Time)
-	putVarInt(&b, uint64(len(t.Inputs)))
+	writeCompactSize(&b, uint64(len(t.Inputs)))
 	for _, in := range t.Inputs {
 		b.Write(in.PrevHash[:])
 		binary.Write(&b, binary.LittleEndian, in.PrevIndex)
-		putVarInt(&b, uint64(len(in.Script)))
+		writeCompactSize(&b, uint64(len(in.Script)))
 		b.Write(in.Script)
 		binary.Write(&b, binary.LittleEndian, in.Sequence)
 	}
-	putVarInt(&b, uint64(len(t.Outputs)))
+	writeCompactSize(&b, uint64(len(t.Outputs)))
 	for _, o := range t.Outputs {
 		binary.Write(&b, binary.LittleEndian, o.Value)
-		putVarInt(&b, uint64(len(o.Script)))
+		writeCompactSize(&b, uint64(len(o.Script)))
 		b.Write(o.Script)
 	}
 	binary.Write(&b, binary.LittleEndian, t.LockTime)
 	return b.Bytes()
 }
 
-// txid is the double SHA-256 of the serialization, byte-reversed as hex, as GetHash().GetHex().
-func (t *rawTx) txid() string {
-	a := sha256.Sum256(t.serialize())
+// TxID is the double SHA-256 of the serialization, byte-reversed as hex, as GetHash().GetHex().
+func (t *Tx) TxID() string {
+	a := sha256.Sum256(t.Serialize())
 	h := sha256.Sum256(a[:])
 	for i, j := 0, 31; i < j; i, j = i+1, j-1 {
 		h[i], h[j] = h[j], h[i]
@@ -92,7 +80,8 @@ func (t *rawTx) txid() string {
 	return hex.EncodeToString(h[:])
 }
 
-var errTxDecode = errors.New("TX decode failed")
+// ErrTxDecode is DecodeTx's error for any malformed transaction.
+var ErrTxDecode = errors.New("TX decode failed")
 
 type txReader struct {
 	r   *bytes.Reader
@@ -146,23 +135,23 @@ func (r *txReader) bytes(max uint64) []byte {
 	return b
 }
 
-// decodeTx parses a hex transaction; any malformed input (including trailing bytes) is
-// errTxDecode, as DecodeHexTx failing gives -22 "TX decode failed".
-func decodeTx(h string) (*rawTx, error) {
+// DecodeTx parses a hex transaction; any malformed input (including trailing bytes) is
+// ErrTxDecode, as DecodeHexTx failing gives -22 "TX decode failed".
+func DecodeTx(h string) (*Tx, error) {
 	raw, err := hex.DecodeString(h)
 	if err != nil {
-		return nil, errTxDecode
+		return nil, ErrTxDecode
 	}
 	r := &txReader{r: bytes.NewReader(raw)}
-	var t rawTx
+	var t Tx
 	t.Version = int32(r.u32())
 	t.Time = r.u32()
 	nIn := r.varInt()
 	if nIn == 0 || nIn > uint64(len(raw))/41 {
-		return nil, errTxDecode
+		return nil, ErrTxDecode
 	}
 	for i := uint64(0); i < nIn && r.err == nil; i++ {
-		var in txIn
+		var in TxIn
 		r.read(in.PrevHash[:])
 		in.PrevIndex = r.u32()
 		in.Script = r.bytes(10000)
@@ -171,17 +160,17 @@ func decodeTx(h string) (*rawTx, error) {
 	}
 	nOut := r.varInt()
 	if r.err == nil && (nOut == 0 || nOut > uint64(len(raw))/9) {
-		return nil, errTxDecode
+		return nil, ErrTxDecode
 	}
 	for i := uint64(0); i < nOut && r.err == nil; i++ {
-		var o txOut
+		var o TxOut
 		o.Value = int64(r.u32()) | int64(r.u32())<<32
 		o.Script = r.bytes(10000)
 		t.Outputs = append(t.Outputs, o)
 	}
 	t.LockTime = r.u32()
 	if r.err != nil || r.r.Len() != 0 {
-		return nil, errTxDecode
+		return nil, ErrTxDecode
 	}
 	return &t, nil
 }
