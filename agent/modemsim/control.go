@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ness-network/ness-sms/agent/pdu"
 )
 
 // MaxBodyBytes bounds a control API request body.
@@ -177,7 +179,7 @@ func ParseSMSRequest(r io.Reader) (from, text string, at time.Time, err error) {
 	if req.From == nil {
 		return "", "", time.Time{}, badRequest(`field "from" is required`)
 	}
-	if _, err := originator(*req.From); err != nil {
+	if err := pdu.CheckOriginator(*req.From); err != nil {
 		return "", "", time.Time{}, badRequest(`field "from": %v`, err)
 	}
 	if req.Text == nil {
@@ -191,12 +193,12 @@ func ParseSMSRequest(r io.Reader) (from, text string, at time.Time, err error) {
 		if err != nil {
 			return "", "", time.Time{}, badRequest(`field "time": want RFC 3339 such as "2024-05-01T12:00:00+02:00": %v`, err)
 		}
-		if y := at.Year(); y < 2000 || y > 2099 {
-			return "", "", time.Time{}, badRequest(`field "time": year %d cannot be sent (SCTS holds 2000-2099)`, y)
+		if y := at.Year(); y < 2000 || y > 2069 {
+			return "", "", time.Time{}, badRequest(`field "time": year %d cannot be sent (a two-digit SCTS year reads as 2000-2069 here)`, y)
 		}
 		_, off := at.Zone()
-		if off%900 != 0 || off > 18*3600 || off < -18*3600 {
-			return "", "", time.Time{}, badRequest(`field "time": offset must be whole quarter hours within ±18:00`)
+		if off%900 != 0 || off > 14*3600 || off < -14*3600 {
+			return "", "", time.Time{}, badRequest(`field "time": offset must be whole quarter hours within ±14:00`)
 		}
 	}
 	return *req.From, *req.Text, at, nil

@@ -9,90 +9,28 @@ import (
 	"unicode/utf16"
 
 	"github.com/warthog618/sms"
-	"github.com/warthog618/sms/encoding/gsm7"
 	"github.com/warthog618/sms/encoding/pdumode"
 	"github.com/warthog618/sms/encoding/tpdu"
-)
 
-// The encoder is deliberately small: agent/pdu owns PDU handling for the agent, and can replace
-// this once it offers an SMS-DELIVER encoder.
+	"github.com/ness-network/ness-sms/agent/pdu"
+)
 
 var numericAddress = regexp.MustCompile(`^\+?[0-9]{1,20}$`)
 
-// maxParts bounds one injected text; an 8-bit concatenation reference allows 255.
-const maxParts = 255
-
 // EncodeDeliver encodes text from the originator from as SMS-DELIVER PDUs as a modem returns
-// them in PDU mode: each starts with the SMSC address. Texts that fit the GSM 7-bit alphabet
-// (with its extension table) use it, others UCS-2; long texts are split into concatenated parts
-// with the 8-bit reference ref. A from of "+digits" is international, digits alone unknown
-// type, anything else an alphanumeric sender (up to 11 GSM characters).
+// them in PDU mode: each starts with the SMSC address. It is agent/pdu's encoder (GSM 7-bit with
+// the extension table when the text fits, else UCS-2; long texts split into concatenated parts)
+// with the 8-bit concatenation reference ref, refusing an empty text as the control API does.
+// A from of "+digits" is international, digits alone unknown type, anything else an
+// alphanumeric sender (up to 11 GSM characters). scts must lie in 2000–2069 (the years a
+// two-digit SCTS year decodes to) with a whole-quarter-hour offset.
 func EncodeDeliver(from, text string, scts time.Time, smsc string, ref int) ([][]byte, error) {
-	oa, err := originator(from)
-	if err != nil {
-		return nil, err
-	}
 	if text == "" {
 		return nil, errors.New("text is empty")
 	}
-	smscAddr := pdumode.SMSCAddress{Address: tpdu.NewAddress(tpdu.FromNumber(smsc))}
-	enc := sms.NewEncoder(sms.AsDeliver, sms.WithTemplateOption(tpdu.WithOA(oa)), sms.WithAllCharsets)
-	enc.ConcatRef = fixedCounter(ref & 0xff)
-	enc.MsgCount = fixedCounter(0)
-	tpdus, err := enc.Encode([]byte(text))
-	if err != nil {
-		return nil, fmt.Errorf("encode text: %w", err)
-	}
-	if len(tpdus) > maxParts {
-		return nil, fmt.Errorf("text needs %d parts, more than %d", len(tpdus), maxParts)
-	}
-	out := make([][]byte, 0, len(tpdus))
-	for i := range tpdus {
-		t := &tpdus[i]
-		t.FirstOctet |= tpdu.FoMMS // no more messages waiting at the SMSC, as networks send it
-		t.SCTS = tpdu.Timestamp{Time: scts}
-		b, err := t.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("encode part %d: %w", i+1, err)
-		}
-		p := pdumode.PDU{SMSC: smscAddr, TPDU: b}
-		full, err := p.MarshalBinary()
-		if err != nil {
-			return nil, fmt.Errorf("encode smsc %q: %w", smsc, err)
-		}
-		out = append(out, full)
-	}
-	return out, nil
+	e := pdu.Encoder{Ref: func() int { return ref & 0xff }}
+	return e.EncodeDeliver(from, text, scts, smsc)
 }
-
-func originator(from string) (tpdu.Address, error) {
-	if from == "" {
-		return tpdu.Address{}, errors.New("originator is empty")
-	}
-	if numericAddress.MatchString(from) {
-		a := tpdu.NewAddress(tpdu.FromNumber(from))
-		if !strings.HasPrefix(from, "+") {
-			a.SetTypeOfNumber(tpdu.TonUnknown)
-		}
-		return a, nil
-	}
-	if len([]rune(from)) > 11 {
-		return tpdu.Address{}, fmt.Errorf("alphanumeric originator %q is longer than 11 characters", from)
-	}
-	enc := gsm7.NewEncoder().WithExtCharset(nil)
-	if _, err := enc.Encode([]byte(from)); err != nil {
-		return tpdu.Address{}, fmt.Errorf("alphanumeric originator %q is not in the GSM 7-bit alphabet", from)
-	}
-	a := tpdu.NewAddress()
-	a.SetTypeOfNumber(tpdu.TonAlphanumeric)
-	a.SetNumberingPlan(tpdu.NpUnknown)
-	a.Addr = from
-	return a, nil
-}
-
-type fixedCounter int
-
-func (c fixedCounter) Count() int { return int(c) }
 
 // tpduLength is the <length> field of +CMGL/+CMGR/+CMT in PDU mode: octets after the SMSC part.
 func tpduLength(pdu []byte) int {

@@ -149,6 +149,13 @@ func allDigits(s string) bool {
 	return true
 }
 
+// CheckOriginator reports whether from can be encoded as an SMS-DELIVER originator (see
+// Encoder.EncodeDeliver), so callers can validate a sender before they encode.
+func CheckOriginator(from string) error {
+	_, err := originatorAddress(from)
+	return err
+}
+
 var errBadSender = errors.New("not a number or an alphanumeric sender of 1–11 GSM characters")
 
 func originatorAddress(from string) (tpdu.Address, error) {
