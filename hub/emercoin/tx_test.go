@@ -52,4 +52,3 @@ func FuzzDecodeTx(f *testing.F) {
 		}
 	})
 }
-
