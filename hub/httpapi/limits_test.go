@@ -1,0 +1,113 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ness-network/ness-sms/hub/httpapi"
+)
+
+func TestLimitsAndErrors(t *testing.T) {
+	e := startEnv(t, backends[0], func(c *httpapi.Config) { c.IPRate, c.IPBurst = 1, 5; c.TokenRate = -1 })
+	c := e.anon()
+	// The body size limit answers 413 in the error shape.
+	code, body, _ := c.req(t, "POST", "/v1/auth/token", `{"key":"`+strings.Repeat("A", 10<<10)+`"}`)
+	var eb httpapi.ErrorBody
+	if err := json.Unmarshal(body, &eb); err != nil || code != 413 || eb.Error == nil || eb.Error.Kind != httpapi.KindTooLarge {
+		t.Errorf("oversized body: got %d %s, want 413 too_large", code, body)
+	}
+	// An unknown field names itself.
+	code, body, _ = c.req(t, "POST", "/v1/auth/token", `{"kee":"x"}`)
+	if json.Unmarshal(body, &eb); code != 400 || eb.Error.Field != "kee" {
+		t.Errorf("unknown field: got %d %s, want 400 naming kee", code, body)
+	}
+	// Burst of 5, then 429 with Retry-After.
+	var last int
+	var hdr http.Header
+	for range 10 {
+		last, body, hdr = c.req(t, "GET", "/v1/numbers", nil)
+	}
+	if json.Unmarshal(body, &eb); last != 429 || hdr.Get("Retry-After") != "1" || eb.Error.Kind != httpapi.KindRateLimited {
+		t.Errorf("after 10 requests at burst 5: got %d Retry-After %q body %s, want 429, 1, rate_limited", last, hdr.Get("Retry-After"), body)
+	}
+}
+
+func TestTokenRateLimit(t *testing.T) {
+	e := startEnv(t, backends[0], func(c *httpapi.Config) { c.IPRate = -1; c.TokenRate, c.TokenBurst = 0.5, 3 })
+	a, b := e.signIn(t), e.signIn(t)
+	codes := ""
+	for range 4 {
+		code, _, _ := a.req(t, "GET", "/v1/rentals", nil)
+		codes += fmt.Sprint(code, " ")
+	}
+	if codes != "200 200 200 429 " {
+		t.Errorf("token a, 4 requests at burst 3: got %s", codes)
+	}
+	if code, _, h := a.req(t, "GET", "/v1/rentals", nil); code != 429 || h.Get("Retry-After") != "2" {
+		t.Errorf("token a again: got %d Retry-After %q, want 429 and 2", code, h.Get("Retry-After"))
+	}
+	b.do(t, "GET", "/v1/rentals", nil, http.StatusOK, nil) // another token has its own bucket
+}
+
+func TestNumbersCatalogue(t *testing.T) {
+	e := startEnv(t, backends[0], nil)
+	p := e.enrol(t, e.signIn(t))
+	for i, price := range []string{"3", "1", "2", "1", "5"} {
+		p.do(t, "POST", "/v1/provider/numbers", httpapi.NumberRequest{Number: fmt.Sprintf("+49151000000%02d", i),
+			Agent: p.agent.ID, ICCID: fmt.Sprintf("89490000000000000%02d", i), Country: []string{"DE", "DE", "FR", "DE", "DE"}[i],
+			Features: [][]string{{"sms"}, {"sms", "long-sms"}, {"sms"}, {"sms"}, {"voice"}}[i],
+			Prices: httpapi.Prices{Day: price, Week: "0", Month: "0", SMS: "0"}}, http.StatusCreated, nil)
+	}
+	p.do(t, "PATCH", "/v1/provider/numbers/+4915100000004", httpapi.NumberPatch{Prices: &httpapi.PricesPatch{Day: ptr("0.25")}}, http.StatusOK, nil)
+	renter := e.signIn(t)
+	renter.rent(t, "+4915100000003")
+	list := func(q string) (nums []string, next string) {
+		var l httpapi.NumberList
+		renter.do(t, "GET", "/v1/numbers"+q, nil, http.StatusOK, &l)
+		for _, n := range l.Numbers {
+			nums = append(nums, n.Number[len(n.Number)-2:])
+		}
+		return nums, l.Next
+	}
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"", "[00 01 02 04]"},
+		{"?country=de", "[00 01 04]"},
+		{"?feature=sms&feature=long-sms", "[01]"},
+		{"?max_price=1", "[01 04]"},
+		{"?sort=price", "[04 01 02 00]"},
+		{"?sort=-price", "[00 02 01 04]"},
+		{"?min_reputation=1", "[]"}, // the agent never reported: offline
+	}
+	for _, tc := range tests {
+		if got, _ := list(tc.query); fmt.Sprint(got) != tc.want && !(tc.want == "[]" && got == nil) {
+			t.Errorf("GET /v1/numbers%s: got %v, want %s", tc.query, got, tc.want)
+		}
+	}
+	// Pages of two by price, following the cursor.
+	var all []string
+	q := "?sort=price&limit=2"
+	for range 5 {
+		got, next := list(q)
+		all = append(all, got...)
+		if next == "" {
+			break
+		}
+		q = "?sort=price&limit=2&cursor=" + next
+	}
+	if fmt.Sprint(all) != "[04 01 02 00]" {
+		t.Errorf("paged by price: got %v, want [04 01 02 00]", all)
+	}
+	for _, bad := range []string{"?sort=colour", "?max_price=abc", "?min_reputation=101", "?limit=0", "?cursor=!!", "?colour=red"} {
+		if code, _, _ := renter.req(t, "GET", "/v1/numbers"+bad, nil); code != 400 {
+			t.Errorf("GET /v1/numbers%s: got %d, want 400", bad, code)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
