@@ -157,4 +157,3 @@ func testAuthorizationMatrix(t *testing.T, b backend) {
 		t.Errorf("mallory's webhook received %d deliveries, want 0", n)
 	}
 }
-

@@ -59,7 +59,7 @@ func TestNumbersCatalogue(t *testing.T) {
 		p.do(t, "POST", "/v1/provider/numbers", httpapi.NumberRequest{Number: fmt.Sprintf("+49151000000%02d", i),
 			Agent: p.agent.ID, ICCID: fmt.Sprintf("89490000000000000%02d", i), Country: []string{"DE", "DE", "FR", "DE", "DE"}[i],
 			Features: [][]string{{"sms"}, {"sms", "long-sms"}, {"sms"}, {"sms"}, {"voice"}}[i],
-			Prices: httpapi.Prices{Day: price, Week: "0", Month: "0", SMS: "0"}}, http.StatusCreated, nil)
+			Prices:   httpapi.Prices{Day: price, Week: "0", Month: "0", SMS: "0"}}, http.StatusCreated, nil)
 	}
 	p.do(t, "PATCH", "/v1/provider/numbers/+4915100000004", httpapi.NumberPatch{Prices: &httpapi.PricesPatch{Day: ptr("0.25")}}, http.StatusOK, nil)
 	renter := e.signIn(t)
