@@ -68,10 +68,32 @@ func principalOf(subject string) (principal, bool) {
 	return principal{}, false
 }
 
+// StreamSubprotocol is the WebSocket subprotocol of GET /v1/stream. A browser cannot set an
+// Authorization header on a WebSocket, so it offers the token as a second subprotocol instead:
+// Sec-WebSocket-Protocol: ness.bearer, <token> (the hub answers ness.bearer). The token stays
+// out of URLs and so out of access logs.
+const StreamSubprotocol = "ness.bearer"
+
+// bearerToken returns the request's token: Authorization: Bearer, or the stream subprotocol form.
+func bearerToken(r *http.Request) (string, bool) {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
+		return tok, true
+	}
+	var protos []string
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			protos = append(protos, strings.TrimSpace(p))
+		}
+	}
+	if len(protos) == 2 && protos[0] == StreamSubprotocol && protos[1] != "" {
+		return protos[1], true
+	}
+	return "", false
+}
+
 func (s *Server) authenticate(r *http.Request) (principal, error) {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || tok == "" {
+	tok, ok := bearerToken(r)
+	if !ok {
 		return principal{}, errorf(KindUnauthenticated, "missing Authorization: Bearer <token> (sign in with POST /v1/auth/challenge, then /v1/auth/token)")
 	}
 	hash := TokenHash(tok)

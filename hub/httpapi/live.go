@@ -111,7 +111,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) err
 	}
 	sub, cancel := s.live.subscribe(p.account) // before the first read: nothing slips between
 	defer cancel()
-	c, err := websocket.Accept(w, r, nil)
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{StreamSubprotocol}})
 	if err != nil {
 		return nil // Accept has answered the client
 	}
