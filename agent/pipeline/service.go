@@ -164,7 +164,7 @@ func OpenService(s Settings, o ServiceOptions) (*Service, error) {
 		}
 	}
 	svc.Outbox, err = outbox.Open(filepath.Join(o.DataDir, outbox.FileName), outbox.Options{
-		MaxCount: s.OutboxMaxCount, MaxBytes: s.OutboxMaxBytes, AckRetention: s.OutboxAckRetention, Now: o.Now, Logger: log})
+		MaxCount: s.OutboxMaxCount, MaxBytes: s.OutboxMaxBytes, AckRetention: s.OutboxAckRetention, Now: o.Now, Logger: log.With("component", "outbox")})
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 // defaults returns the settings envconfig gives with nothing set.
-func defaults(t *testing.T) pipeline.Settings {
+func defaults(t testing.TB) pipeline.Settings {
 	t.Helper()
 	var s pipeline.Settings
 	if err := envconfig.Process(agent.EnvPrefix, &s); err != nil {

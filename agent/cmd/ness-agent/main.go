@@ -163,7 +163,7 @@ func run(ctx context.Context, cfg *agent.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	// prometheus's own Go and process collectors: the collectors package would link database/sql.
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	pl, err := newPipeline(ctx, cfg, reg, log.With("component", "pipeline"))
+	pl, err := newPipeline(ctx, cfg, reg, log) // the pipeline names its components
 	if err != nil {
 		return err
 	}
