@@ -49,6 +49,9 @@ type SlotView struct {
 	Registration string    `json:"registration,omitempty"`
 	Operator     string    `json:"operator,omitempty"`
 	Updated      time.Time `json:"updated"`
+	// Status is the agent's last signed status for this slot (wire JSON, base64 of the exact
+	// bytes): outbox depth, counters and signal in dBm, checkable under the agent's key.
+	Status string `json:"status,omitempty"`
 }
 
 // EnrollResponse answers POST /v1/provider/agents. The MQTT password is shown only here.
@@ -208,7 +211,8 @@ func (s *Server) agentView(r *http.Request, a hub.Agent) (AgentView, error) {
 	}
 	for _, x := range sl {
 		v.Slots = append(v.Slots, SlotView{Slot: x.Slot, ICCID: x.ICCID, State: x.State, Signal: x.Signal,
-			Registration: x.Registration, Operator: x.Operator, Updated: x.UpdatedAt})
+			Registration: x.Registration, Operator: x.Operator, Updated: x.UpdatedAt,
+			Status: base64.StdEncoding.EncodeToString(x.Status)})
 	}
 	ns, err := s.cfg.Store.ListNumbers(r.Context(), hub.NumberFilter{AgentID: a.ID})
 	if err != nil {
