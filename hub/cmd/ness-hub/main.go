@@ -58,7 +58,12 @@ type Config struct {
 	MQTTCA       string `envconfig:"MQTT_CA" desc:"PEM CA file to verify an ssl:// external broker; empty = system roots"`
 	MQTTClientID string `envconfig:"MQTT_CLIENT_ID" desc:"MQTT client id of this instance (its persistent session); default ness-hub-<hostname>"`
 	MQTTShare    string `envconfig:"MQTT_SHARE" desc:"shared subscription group: several hubs with the same group split agents' messages ($share/<group>/…)"`
-	HTTPAddr     string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"HTTP address for /metrics and /healthz"`
+	HTTPAddr     string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"HTTP(S) address for the API (/v1/), /metrics and /healthz"`
+	TLSCert      string `envconfig:"TLS_CERT" desc:"PEM certificate file for HTTPS (ness-hub dev-cert makes one); empty = plain HTTP, loopback only"`
+	TLSKey       string `envconfig:"TLS_KEY" desc:"PEM key file for HTTPS"`
+	AllowPlain   bool   `envconfig:"ALLOW_PLAIN_HTTP" desc:"serve plain HTTP on a non-loopback address (only behind a TLS proxy)"`
+	Origin       string `envconfig:"ORIGIN" desc:"the hub's origin as clients reach it (signed at sign-in); default scheme://NESS_HUB_HTTP_ADDR"`
+	EmercoinNet  string `envconfig:"EMERCOIN_NETWORK" default:"main" desc:"network of addresses that may sign in with an Emercoin signed message: main, test, regtest or off"`
 	Key          string `envconfig:"KEY" desc:"hub key file (all instances of a deployment share it); default <data dir>/hub.key, created 0600 on first start"`
 	Workers      int    `envconfig:"INGEST_WORKERS" default:"4" desc:"messages verified and stored at once"`
 	LogLevel     string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -79,9 +84,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		usage(stdout)
 		return 0
-	case "run", "enroll":
+	case "run", "enroll", "dev-cert":
 	default:
-		fmt.Fprintf(stderr, "ness-hub: unknown command %q (want run, enroll CERTFILE or --help)\n", cmd)
+		fmt.Fprintf(stderr, "ness-hub: unknown command %q (want run, enroll CERTFILE, dev-cert [HOST...] or --help)\n", cmd)
 		return 2
 	}
 	if err := envconfig.Process(EnvPrefix, &cfg); err != nil {
@@ -102,6 +107,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = enroll(ctx, &cfg, args[1], stdout)
+	} else if cmd == "dev-cert" {
+		err = devCert(&cfg, args[1:], stdout)
 	} else {
 		go func() {
 			<-ctx.Done()
@@ -120,7 +127,7 @@ const usageFormat = `{{range .}}  {{usage_key .}}	{{usage_description .}}{{if us
 {{end}}`
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: ness-hub [run | enroll CERTFILE | --help]")
+	fmt.Fprintln(w, "usage: ness-hub [run | enroll CERTFILE | dev-cert [HOST...] | --help]")
 	fmt.Fprintln(w, "\nEnvironment:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	envconfig.Usagef(EnvPrefix, &Config{}, tw, usageFormat)
@@ -171,7 +178,7 @@ func (c *Config) normalize() error {
 		host, _ := os.Hostname()
 		c.MQTTClientID = "ness-hub-" + host
 	}
-	return nil
+	return c.normalizeAPI()
 }
 
 // openStore opens the configured database.
@@ -321,9 +328,13 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	ln, err := net.Listen("tcp", c.HTTPAddr)
+	api, err := mountAPI(mux, c, store, key, client, notifier, log)
 	if err != nil {
-		return fmt.Errorf("NESS_HUB_HTTP_ADDR %s: %w", c.HTTPAddr, err)
+		return err
+	}
+	ln, err := listenHTTP(c)
+	if err != nil {
+		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
@@ -334,6 +345,7 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		go func() { errc <- pgNotify.Run(ctx) }()
 	}
 	go func() { errc <- in.Run(ctx, client) }()
+	go api.Run(ctx)
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
