@@ -91,6 +91,8 @@ type Server struct {
 	rentMu sync.Mutex // serialises availability check + lease of a number within this instance
 	certs  certCache
 	owners sync.Map // rental id → renter account key ([]byte)
+
+	patterns []string // every route, for the OpenAPI coverage test
 }
 
 // New checks cfg and builds the server; nothing runs until Run.
@@ -214,6 +216,7 @@ func (s *Server) routes() {
 var OpenAPI []byte
 
 func (s *Server) handle(pattern string, h handlerFunc) {
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !s.allowIP(w, r) {
 			return
