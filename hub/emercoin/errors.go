@@ -22,6 +22,7 @@ const (
 	CodeDeserialization     = -22    // RPC_DESERIALIZATION_ERROR
 	CodeVerifyError         = -25    // RPC_VERIFY_ERROR
 	CodeVerifyRejected      = -26    // RPC_VERIFY_REJECTED
+	CodeAlreadyInChain      = -27    // RPC_VERIFY_ALREADY_IN_CHAIN
 	CodeInvalidRequest      = -32600 // HTTP 400
 	CodeMethodNotFound      = -32601 // HTTP 404
 	CodeInternalError       = -32603 // RPC_INTERNAL_ERROR: most name_operation failures
@@ -48,6 +49,10 @@ var (
 	ErrDownloading       = errors.New("node is downloading blocks")
 	ErrNoChallenge       = errors.New("no RANDPAY challenge matches")
 	ErrPassphrase        = errors.New("wallet passphrase incorrect")
+	ErrMissingInputs     = errors.New("transaction inputs missing or spent")
+	ErrTxRejected        = errors.New("transaction rejected")
+	ErrAlreadyInChain    = errors.New("transaction already in block chain")
+	ErrTxDecodeFailed    = errors.New("transaction decode failed")
 )
 
 // RPCError is an error object returned by the node, with the HTTP status it came with.
@@ -97,6 +102,14 @@ func (e *RPCError) Is(target error) bool {
 		return strings.Contains(m, "does not match any available challenge")
 	case ErrPassphrase:
 		return e.Code == CodePassphraseIncorrect
+	case ErrMissingInputs:
+		return e.Code == CodeVerifyError && strings.Contains(m, "Missing inputs")
+	case ErrTxRejected:
+		return e.Code == CodeVerifyRejected
+	case ErrAlreadyInChain:
+		return e.Code == CodeAlreadyInChain
+	case ErrTxDecodeFailed:
+		return e.Code == CodeDeserialization
 	}
 	return false
 }

@@ -80,6 +80,14 @@ func (t *Tx) TxID() string {
 	return hex.EncodeToString(h[:])
 }
 
+// OutpointTxID is the txid hex of a previous-output hash (byte-reversed, as GetHex).
+func OutpointTxID(h [32]byte) string {
+	for i, j := 0, 31; i < j; i, j = i+1, j-1 {
+		h[i], h[j] = h[j], h[i]
+	}
+	return hex.EncodeToString(h[:])
+}
+
 // ErrTxDecode is DecodeTx's error for any malformed transaction.
 var ErrTxDecode = errors.New("TX decode failed")
 

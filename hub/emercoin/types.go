@@ -93,6 +93,8 @@ type Received struct {
 	Confirmations int64    `json:"confirmations"`
 	Label         string   `json:"label"`
 	TxIDs         []string `json:"txids"`
+	// InvolvesWatchOnly marks a watch-only address (listreceivedbyaddress include_watchonly).
+	InvolvesWatchOnly bool `json:"involvesWatchonly,omitempty"`
 }
 
 // TxDetail is one element of gettransaction's details.
@@ -103,6 +105,8 @@ type TxDetail struct {
 	Label    string `json:"label,omitempty"`
 	Vout     int    `json:"vout"`
 	Fee      Amount `json:"fee,omitempty"`
+	// InvolvesWatchOnly marks a watch-only address (an imported escrow address).
+	InvolvesWatchOnly bool `json:"involvesWatchonly,omitempty"`
 }
 
 // Transaction is gettransaction's result.

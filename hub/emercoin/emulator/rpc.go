@@ -59,6 +59,14 @@ func init() {
 		"createmultisig":        {args: []string{"nrequired", "keys", "address_type"}, minArgs: 2, fn: (*Node).createMultisig},
 		"addmultisigaddress":    {args: []string{"nrequired", "keys", "label", "address_type"}, minArgs: 2, wallet: true, write: true, fn: (*Node).addMultisigAddress},
 
+		"createrawtransaction":         {args: []string{"inputs", "outputs", "locktime", "replaceable"}, minArgs: 2, fn: (*Node).createRawTransaction},
+		"signrawtransactionwithkey":    {args: []string{"hexstring", "privkeys", "prevtxs", "sighashtype"}, minArgs: 2, fn: (*Node).signRawTransactionWithKey},
+		"signrawtransactionwithwallet": {args: []string{"hexstring", "prevtxs", "sighashtype"}, minArgs: 1, wallet: true, fn: (*Node).signRawTransactionWithWallet},
+		"sendrawtransaction":           {args: []string{"hexstring", "maxfeerate"}, minArgs: 1, write: true, fn: (*Node).sendRawTransaction},
+		"getaddressinfo":               {args: []string{"address"}, minArgs: 1, wallet: true, fn: (*Node).getAddressInfo},
+		"dumpprivkey":                  {args: []string{"address"}, minArgs: 1, wallet: true, fn: (*Node).dumpPrivKey},
+		"importaddress":                {args: []string{"address", "label", "rescan", "p2sh"}, minArgs: 1, wallet: true, write: true, fn: (*Node).importAddress},
+
 		"randpay_mkchap": {args: []string{"amount", "risk", "timeout"}, minArgs: 3, fn: (*Node).randpayMkchap},
 		"randpay_mktx":   {args: []string{"chap", "timeout", "flags"}, minArgs: 2, wallet: true, fn: (*Node).randpayMktx},
 		"randpay_accept": {args: []string{"hexstring", "flags"}, minArgs: 1, wallet: true, write: true, fn: (*Node).randpayAccept},

@@ -24,6 +24,8 @@ type state struct {
 	Scripts     map[string]string     `json:"scripts"` // multisig address → redeem script hex
 	Txs         map[string]*walletTx  `json:"txs"`
 	TxOrder     []string              `json:"tx_order"`
+	UTXOs       map[string]*utxo      `json:"utxos"` // "txid:vout" of outputs raw transactions may spend
+	Watch       map[string]string     `json:"watch"` // watch-only address → label (importaddress)
 	Encrypted   bool                  `json:"encrypted"`
 	Passphrase  string                `json:"passphrase,omitempty"` // a development chain only
 	Counter     uint64                `json:"counter"`
@@ -41,6 +43,12 @@ func (st *state) init() {
 	}
 	if st.Txs == nil {
 		st.Txs = map[string]*walletTx{}
+	}
+	if st.UTXOs == nil {
+		st.UTXOs = map[string]*utxo{}
+	}
+	if st.Watch == nil {
+		st.Watch = map[string]string{}
 	}
 }
 
@@ -104,6 +112,11 @@ func (n *Node) mine(k int) []string {
 			for _, tx := range n.st.Txs {
 				if tx.Height == 0 {
 					tx.Height = n.st.Height
+				}
+			}
+			for _, u := range n.st.UTXOs {
+				if u.Height == 0 {
+					u.Height = n.st.Height
 				}
 			}
 		}

@@ -164,6 +164,19 @@ func (n *Node) listReceivedByAddress(p params) (any, *rpcError) {
 	if e != nil {
 		return nil, e
 	}
+	watch, e := p.optBool(2, false)
+	if e != nil {
+		return nil, e
+	}
+	filter, e := p.optStr(3, "")
+	if e != nil {
+		return nil, e
+	}
+	if filter != "" {
+		if _, err := n.cfg.Network.Decode(filter); err != nil {
+			return nil, rerr(emercoin.CodeInvalidAddress, "address_filter parameter was invalid")
+		}
+	}
 	type acc struct {
 		amount emercoin.Amount
 		conf   int64
@@ -196,9 +209,17 @@ func (n *Node) listReceivedByAddress(p params) (any, *rpcError) {
 	for a := range n.st.Keys {
 		addrs = append(addrs, a)
 	}
+	if watch {
+		for a := range n.st.Watch {
+			addrs = append(addrs, a)
+		}
+	}
 	sort.Strings(addrs)
 	out := []ordered{}
 	for _, a := range addrs {
+		if filter != "" && a != filter {
+			continue
+		}
 		r := by[a]
 		if r == nil && !includeEmpty {
 			continue
@@ -209,14 +230,25 @@ func (n *Node) listReceivedByAddress(p params) (any, *rpcError) {
 		if r.txids == nil {
 			r.txids = []string{}
 		}
-		out = append(out, ordered{{"address", a}, {"amount", r.amount}, {"confirmations", r.conf},
-			{"label", n.st.Keys[a].Label}, {"txids", r.txids}})
+		o := ordered{}
+		label := n.st.Watch[a]
+		if wk, ok := n.st.Keys[a]; ok {
+			label = wk.Label
+		} else {
+			o = append(o, kv{"involvesWatchonly", true})
+		}
+		out = append(out, append(o, kv{"address", a}, kv{"amount", r.amount}, kv{"confirmations", r.conf},
+			kv{"label", label}, kv{"txids", r.txids}))
 	}
 	return out, nil
 }
 
 func (n *Node) getTransaction(p params) (any, *rpcError) {
 	id, e := p.str(0)
+	if e != nil {
+		return nil, e
+	}
+	watch, e := p.optBool(1, false)
 	if e != nil {
 		return nil, e
 	}
@@ -235,12 +267,19 @@ func (n *Node) getTransaction(p params) (any, *rpcError) {
 	}
 	out = append(out, kv{"txid", tx.TxID}, kv{"time", tx.Time}, kv{"timereceived", tx.Time})
 	details := make([]ordered, 0, len(tx.Details))
-	for i, d := range tx.Details {
-		o := ordered{{"address", d.Address}, {"category", d.Category}, {"amount", d.Amount}}
+	for _, d := range tx.Details {
+		if d.InvolvesWatchOnly && !watch {
+			continue
+		}
+		o := ordered{}
+		if d.InvolvesWatchOnly {
+			o = append(o, kv{"involvesWatchonly", true})
+		}
+		o = append(o, kv{"address", d.Address}, kv{"category", d.Category}, kv{"amount", d.Amount})
 		if wk, ok := n.st.Keys[d.Address]; ok {
 			o = append(o, kv{"label", wk.Label})
 		}
-		o = append(o, kv{"vout", i})
+		o = append(o, kv{"vout", d.Vout})
 		if d.Fee != 0 {
 			o = append(o, kv{"fee", d.Fee})
 		}
@@ -281,10 +320,12 @@ func (n *Node) sendToAddress(p params) (any, *rpcError) {
 	txid := n.newTxID()
 	tx := &walletTx{TxID: txid, Amount: -amt, Fee: -minTxFee, Time: now,
 		Details: []emercoin.TxDetail{{Address: to, Category: "send", Amount: -amt, Fee: -minTxFee}}}
-	if _, mine := n.st.Keys[to]; mine {
-		n.st.Balance += amt
-		tx.Amount = 0
-		tx.Details = append(tx.Details, emercoin.TxDetail{Address: to, Category: "receive", Amount: amt, Vout: 1})
+	a, _ := n.cfg.Network.Decode(to)
+	if d, ok := n.addOutput(txid, 0, a.ScriptPubKey(), amt); ok {
+		if !d.InvolvesWatchOnly {
+			tx.Amount = 0
+		}
+		tx.Details = append(tx.Details, d)
 	}
 	n.recordTx(tx)
 	return txid, nil
