@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,13 +40,15 @@ func runProviderEnroll(env *cmdEnv, args []string) error {
 		"Signs an agent certificate (agent id and key, the provider's Ed25519 and X25519 keys, validity)\n"+
 		"with the provider key. With --out it is written there (copy it to the agent's data directory as\n"+
 		"agent.cert, or point NESS_AGENT_CERT at it); without, it is printed. With --hub it is also\n"+
-		"uploaded to the hub (POST "+enrollUploadPath+").")
+		"uploaded to the hub (POST "+enrollUploadPath+"), which answers with the agent's MQTT password\n"+
+		"(shown once: --password-out FILE keeps it).")
 	key := fs.String("key", "", "provider key file (ness-key or PrivatenessTools) with its private key (required)")
 	out := fs.String("out", "", "write the certificate to this file (default: standard output)")
 	valid := fs.String("valid", "365d", "validity from now: days as 365d, or a Go duration such as 720h")
 	worm := fs.String("worm", "", "the provider's WORM identity on Emercoin: NAME or worm:user:ness:NAME (optional)")
 	hub := fs.String("hub", "", "also upload the certificate to this hub, e.g. https://hub.example.org")
-	token := fs.String("token", "", "the provider's API token for --hub")
+	token := fs.String("token", "", "the provider's API token for --hub (from signing in to the hub)")
+	passwordOut := fs.String("password-out", "", "with --hub: write the agent's MQTT password the hub issues to this file (mode 0600; copy it to the agent's data directory as mqtt.password)")
 	request, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -102,7 +105,7 @@ func runProviderEnroll(env *cmdEnv, args []string) error {
 		return err
 	}
 	if *hub != "" {
-		return uploadCert(env, *hub, *token, b)
+		return uploadCert(env, *hub, *token, b, *passwordOut)
 	}
 	return nil
 }
@@ -110,13 +113,20 @@ func runProviderEnroll(env *cmdEnv, args []string) error {
 // errHubNotAvailable is returned when the hub has no enrolment endpoint (yet).
 var errHubNotAvailable = errors.New("not available yet")
 
-// uploadCert posts the certificate to the hub. A hub without the endpoint (404, 405, 501) gives
+// uploadCert posts the certificate to the hub ({"certificate": CERT}, docs/API.md) and hands
+// the MQTT password it issues to the operator. A hub without the endpoint (404, 405, 501) gives
 // a clear "not available yet" error with exit status 2; the certificate is signed all the same.
-func uploadCert(env *cmdEnv, hub, token string, cert []byte) error {
+func uploadCert(env *cmdEnv, hub, token string, cert []byte, passwordOut string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	u := strings.TrimRight(hub, "/") + enrollUploadPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(cert))
+	body, err := json.Marshal(struct {
+		Certificate json.RawMessage `json:"certificate"`
+	}{bytes.TrimSpace(cert)})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("--hub: %w", err)
 	}
@@ -129,19 +139,41 @@ func uploadCert(env *cmdEnv, hub, token string, cert []byte) error {
 		return fmt.Errorf("--hub: upload the certificate: %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	switch {
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented:
 		return &exitError{code: 2, err: fmt.Errorf("--hub: agent upload (POST %s) is %w on %s (HTTP %d); the certificate was signed: install it on the agent by hand",
 			enrollUploadPath, errHubNotAvailable, hub, resp.StatusCode)}
 	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("--hub: upload refused: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		var e struct {
+			Error struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		msg := strings.TrimSpace(string(answer))
+		if json.Unmarshal(answer, &e) == nil && e.Error.Message != "" {
+			msg = e.Error.Message
+		}
+		return fmt.Errorf("--hub: upload refused: HTTP %d: %s", resp.StatusCode, msg)
 	}
-	fmt.Fprintf(env.stderr, "uploaded to %s (HTTP %d)\n", hub, resp.StatusCode)
-	if len(bytes.TrimSpace(body)) > 0 {
-		// The hub's answer (e.g. the agent's MQTT password) is for the operator to install.
-		fmt.Fprintf(env.stderr, "hub answered: %s\n", bytes.TrimSpace(body))
+	var ok struct {
+		MQTTUsername string `json:"mqtt_username"`
+		MQTTPassword string `json:"mqtt_password"`
 	}
+	if err := json.Unmarshal(answer, &ok); err != nil || ok.MQTTPassword == "" {
+		fmt.Fprintf(env.stderr, "uploaded to %s (HTTP %d); the hub issued no MQTT password\n", hub, resp.StatusCode)
+		return nil
+	}
+	if passwordOut != "" {
+		if err := wire.WriteFileAtomic(passwordOut, []byte(ok.MQTTPassword+"\n"), 0o600); err != nil {
+			return fmt.Errorf("--password-out: %w (the password was issued and is shown only once: upload again to rotate it)", err)
+		}
+		fmt.Fprintf(env.stderr, "uploaded to %s; MQTT username %s, password written to %s: copy it to the agent's data directory as mqtt.password (mode 0600)\n",
+			hub, ok.MQTTUsername, passwordOut)
+		return nil
+	}
+	fmt.Fprintf(env.stderr, "uploaded to %s; MQTT username %s, password (shown once; set it as NESS_AGENT_MQTT_PASSWORD or in the agent's mqtt.password):\n%s\n",
+		hub, ok.MQTTUsername, ok.MQTTPassword)
 	return nil
 }
 

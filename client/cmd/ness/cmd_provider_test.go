@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -143,14 +144,27 @@ func TestProviderEnrollHub(t *testing.T) {
 	keyPath, _ := providerKey(t, dir)
 	agentKey, _ := wire.GenerateIdentity()
 	req := string(identity.NewEnrollRequest(agentKey).Marshal())
-	var got []byte
+	var got struct {
+		Certificate json.RawMessage `json:"certificate"`
+	}
 	var auth string
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/provider/agents", func(w http.ResponseWriter, r *http.Request) {
-		got, _ = io.ReadAll(r.Body)
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":"invalid","message":"bad body"}}`)
+			return
+		}
 		auth = r.Header.Get("Authorization")
+		if auth != "Bearer tok123" {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"error":{"code":"unauthenticated","message":"sign in first"}}`)
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
-		io.WriteString(w, `{"agent":"`+agentKey.AgentID()+`"}`)
+		io.WriteString(w, `{"agent":{"id":"`+agentKey.AgentID()+`"},"mqtt_username":"`+agentKey.AgentID()+`","mqtt_password":"pw-123"}`)
 	})
 	withAPI := httptest.NewServer(mux)
 	defer withAPI.Close()
@@ -161,14 +175,29 @@ func TestProviderEnrollHub(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "not available yet") {
 		t.Errorf("hub without the endpoint: got exit %d, stderr %q; want exit 2 and \"not available yet\"", code, stderr)
 	}
-	code, out, stderr := runNess(t, req, "provider", "enroll", "-", "--key", keyPath, "--hub", withAPI.URL+"/", "--token", "tok123")
+	if _, err := os.Stat(filepath.Join(dir, "a.cert")); err != nil {
+		t.Errorf("certificate not written when the upload is not available: %v", err)
+	}
+	code, _, stderr = runNess(t, req, "provider", "enroll", "-", "--key", keyPath, "--hub", withAPI.URL)
+	if code != 1 || !strings.Contains(stderr, "HTTP 401: sign in first") {
+		t.Errorf("hub refusing: got exit %d, stderr %q; want exit 1 and the hub's message", code, stderr)
+	}
+	pwFile := filepath.Join(dir, "mqtt.password")
+	code, out, stderr := runNess(t, req, "provider", "enroll", "-", "--key", keyPath, "--hub", withAPI.URL+"/", "--token", "tok123", "--password-out", pwFile)
 	if code != 0 {
 		t.Fatalf("hub with the endpoint: exit %d: %s", code, stderr)
 	}
-	if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace([]byte(out))) {
-		t.Errorf("uploaded body: got %q, want the printed certificate %q", got, out)
+	if !bytes.Equal(bytes.TrimSpace(got.Certificate), bytes.TrimSpace([]byte(out))) {
+		t.Errorf("uploaded certificate: got %q, want the printed certificate %q", got.Certificate, out)
 	}
-	if auth != "Bearer tok123" {
-		t.Errorf("Authorization: got %q, want Bearer tok123", auth)
+	b, err := os.ReadFile(pwFile)
+	st, _ := os.Stat(pwFile)
+	if err != nil || string(b) != "pw-123\n" || st.Mode().Perm() != 0o600 {
+		t.Errorf("--password-out: got %q (%v), mode %v; want \"pw-123\\n\" with mode 0600", b, err, st.Mode().Perm())
+	}
+	// Without --password-out the password is shown on stderr, never on stdout (the certificate).
+	code, out, stderr = runNess(t, req, "provider", "enroll", "-", "--key", keyPath, "--hub", withAPI.URL, "--token", "tok123")
+	if code != 0 || !strings.Contains(stderr, "pw-123") || strings.Contains(out, "pw-123") {
+		t.Errorf("password shown: exit %d, stdout %q, stderr %q; want it on stderr only", code, out, stderr)
 	}
 }
