@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/ness-network/ness-sms/hub/emercoin"
 )
@@ -109,6 +110,32 @@ func FuzzParseChap(f *testing.F) {
 		back, err := emercoin.ParseChap(c.String())
 		if err != nil || back.Amount != c.Amount || back.Risk != c.Risk || back.Base.Cmp(c.Base) != 0 {
 			t.Fatalf("round trip of %q via %q: got %+v %v", s, c.String(), back, err)
+		}
+	})
+}
+
+func FuzzParseMultisigScriptSig(f *testing.F) {
+	var keys [][]byte
+	for i := byte(1); i <= 3; i++ {
+		keys = append(keys, secp256k1.PrivKeyFromBytes(bytes.Repeat([]byte{i}, 32)).PubKey().SerializeCompressed())
+	}
+	redeem, _ := emercoin.MultisigScript(2, keys)
+	f.Add(emercoin.MultisigScriptSig([][]byte{{0x30, 1, 2, 1}}, redeem))
+	f.Add(redeem)
+	f.Add([]byte{0, 0x4c, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, ks, err := emercoin.ParseMultisig(b); err == nil {
+			again, err := emercoin.MultisigScript(m, ks)
+			if err == nil && !bytes.Equal(again, b) {
+				t.Fatalf("ParseMultisig(%x) = %d of %d keys, rebuilt as %x", b, m, len(ks), again)
+			}
+		}
+		sigs, r, err := emercoin.ParseMultisigScriptSig(b)
+		if err != nil || r == nil {
+			return
+		}
+		if again := emercoin.MultisigScriptSig(sigs, r); len(again) > len(b) {
+			t.Fatalf("scriptSig %x re-encoded longer: %x", b, again)
 		}
 	})
 }

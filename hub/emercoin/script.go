@@ -185,8 +185,8 @@ func SignMultisigInput(tx *Tx, idx int, redeem []byte, key *secp256k1.PrivateKey
 	}
 	have[pos] = append(ecdsa.Sign(key, h[:]).Serialize(), SigHashAll)
 	var sigs [][]byte
-	for _, s := range have {
-		if s != nil && len(sigs) < m {
+	for i := range keys { // CHECKMULTISIG wants them in key order
+		if s, ok := have[i]; ok && len(sigs) < m {
 			sigs = append(sigs, s)
 		}
 	}

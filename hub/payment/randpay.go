@@ -32,7 +32,10 @@ type Node interface {
 type Event struct {
 	Time   time.Time
 	Rental string
-	Kind   string // "randpay_challenge", "randpay_win", "randpay_loss", "randpay_expired"
+	Escrow string // escrow id, for escrow events
+	// Kind: "randpay_challenge", "randpay_win", "randpay_loss", "randpay_expired";
+	// "escrow_opened", "escrow_funded", "escrow_release", "provider_payout", "hub_fee", "escrow_refund".
+	Kind   string
 	Amount emercoin.Amount
 	TxID   string
 	Chap   string
