@@ -35,6 +35,7 @@ import (
 
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/broker"
+	"github.com/ness-network/ness-sms/hub/dashboard"
 	"github.com/ness-network/ness-sms/hub/ingest"
 	"github.com/ness-network/ness-sms/hub/notify"
 	"github.com/ness-network/ness-sms/hub/postgres"
@@ -328,6 +329,7 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.Handle("/", dashboard.Handler()) // the web dashboard (hub/dashboard); the API keeps /v1/
 	api, err := mountAPI(mux, c, store, key, client, notifier, log)
 	if err != nil {
 		return err
