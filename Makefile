@@ -75,6 +75,14 @@ fuzz:
 demo: setup
 	./scripts/demo
 
+# The web dashboard (hub/dashboard, docs/DASHBOARD.md): install the pinned npm packages and build
+# web/ into hub/dashboard/dist, which go:embed serves and git keeps (so `go build` needs no npm;
+# TestBundleUpToDate fails when dist/ is stale). Its tests, including the chromium ones, are Go
+# tests in hub/dashboard and run in `make test`.
+.PHONY: dashboard
+dashboard:
+	cd hub/dashboard && npm ci --no-audit --no-fund && node build.mjs
+
 clean:
 	rm -rf bin dist
 
