@@ -248,6 +248,9 @@ type Store interface {
 	// PutReceipt keeps the first receipt for a message; later ones are ignored (no error).
 	PutReceipt(ctx context.Context, r Receipt) error
 	GetReceipt(ctx context.Context, messageID string) (Receipt, error)
+	// ListReceipts returns the receipts whose CreatedAt is in [from, until), ordered by
+	// CreatedAt, MessageID: the daily proof tree is built from them in this order.
+	ListReceipts(ctx context.Context, from, until time.Time) ([]Receipt, error)
 
 	PutToken(ctx context.Context, t Token) error
 	// GetToken returns the token with this hash; ErrNotFound when unknown or expired at now.

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"testing"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"testing"
 
 	"github.com/ness-network/ness-sms/hub/emercoin"
 )

@@ -750,6 +750,30 @@ func (s *Store) GetReceipt(ctx context.Context, messageID string) (hub.Receipt, 
 	return r, nil
 }
 
+// ListReceipts implements hub.Store.
+func (s *Store) ListReceipts(ctx context.Context, from, until time.Time) ([]hub.Receipt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT message_id, signed, created_at FROM receipts
+		WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, message_id`, ts(from), ts(until))
+	if err != nil {
+		return nil, fmt.Errorf("list receipts: %w", err)
+	}
+	defer rows.Close()
+	var out []hub.Receipt
+	for rows.Next() {
+		var r hub.Receipt
+		var created *time.Time
+		if err := rows.Scan(&r.MessageID, &r.Signed, &created); err != nil {
+			return nil, fmt.Errorf("list receipts: %w", err)
+		}
+		r.CreatedAt = fromTS(created)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list receipts: %w", err)
+	}
+	return out, nil
+}
+
 // PutToken implements hub.Store.
 func (s *Store) PutToken(ctx context.Context, t hub.Token) error {
 	if err := t.Validate(); err != nil {

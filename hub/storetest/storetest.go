@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"ListMessagesConcurrentWriters", testListMessagesConcurrentWriters},
 		{"MessageFlags", testMessageFlags},
 		{"Receipts", testReceipts},
+		{"ListReceipts", testListReceipts},
 		{"Tokens", testTokens},
 		{"Challenges", testChallenges},
 		{"RenterRentalsAndMessages", testRenterRentalsAndMessages},
@@ -821,5 +822,45 @@ func testTokens(t *testing.T, s hub.Store) {
 	}
 	if _, err := s.GetToken(ctx, tok.Hash, base); !errors.Is(err, hub.ErrNotFound) {
 		t.Errorf("GetToken after delete: got %v, want hub.ErrNotFound", err)
+	}
+}
+
+// testListReceipts: receipts come back by hub-stored time in [from, until), ordered by time
+// then message id, so a day's proof tree is the same on every read.
+func testListReceipts(t *testing.T, s hub.Store) {
+	a := mustAgent(t, s, "listreceipts")
+	day := time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC)
+	at := map[string]time.Time{
+		"lr-before": day.Add(-time.Microsecond),
+		"lr-b":      day,
+		"lr-a":      day, // same instant as lr-b: ordered by id
+		"lr-c":      day.Add(12*time.Hour + 535*time.Nanosecond),
+		"lr-last":   day.Add(24*time.Hour - time.Microsecond),
+		"lr-next":   day.Add(24 * time.Hour),
+	}
+	for id, when := range at {
+		if _, err := s.PutMessage(ctx, message(id, a.ID, "", key("lr"))); err != nil {
+			t.Fatalf("PutMessage %s: %v", id, err)
+		}
+		if err := s.PutReceipt(ctx, hub.Receipt{MessageID: id, Signed: []byte("receipt " + id), CreatedAt: when}); err != nil {
+			t.Fatalf("PutReceipt %s: %v", id, err)
+		}
+	}
+	got, err := s.ListReceipts(ctx, day, day.Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("ListReceipts: %v", err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.MessageID)
+		if string(r.Signed) != "receipt "+r.MessageID || !r.CreatedAt.Equal(hub.StoreTime(at[r.MessageID])) {
+			t.Errorf("ListReceipts: %s came back as %q at %v", r.MessageID, r.Signed, r.CreatedAt)
+		}
+	}
+	if want := []string{"lr-a", "lr-b", "lr-c", "lr-last"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("ListReceipts(day): got %v, want %v", ids, want)
+	}
+	if got, err := s.ListReceipts(ctx, day.Add(48*time.Hour), day.Add(72*time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("ListReceipts(empty range): got %v, %v; want none", got, err)
 	}
 }
