@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -177,6 +178,7 @@ func TestBrowser(t *testing.T) {
 				t.Fatal("browser script ended without E2E OK")
 			}
 			t.Logf("screenshots and network log in %s", artifacts)
+			checkNoPlaintext(t, h)
 			return
 		case c := <-reqs:
 			switch c.what {
@@ -201,6 +203,32 @@ func TestBrowser(t *testing.T) {
 			default:
 				c.reply <- map[string]any{"error": fmt.Sprintf("unknown control %q", c.what)}
 			}
+		}
+	}
+}
+
+// checkNoPlaintext: the hub's SQLite files (database and WAL) hold the injected SMS only sealed.
+// They do hold the rented number, which shows the scan reads the real files.
+func checkNoPlaintext(t *testing.T, h *hubtest.Hub) {
+	t.Helper()
+	db := h.SQLitePath()
+	if db == "" {
+		t.Fatal("hubtest made no SQLite file to scan")
+	}
+	var all []byte
+	for _, p := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	if !bytes.Contains(all, []byte(numDE)) {
+		t.Fatalf("the SQLite files do not even hold the rented number %s: the scan reads the wrong files", numDE)
+	}
+	for _, plain := range []string{"verification code", "482913", "+4917099990000"} {
+		if bytes.Contains(all, []byte(plain)) {
+			t.Errorf("the hub's SQLite files hold the SMS plaintext %q", plain)
 		}
 	}
 }
