@@ -93,8 +93,8 @@ func TestCryptoVectors(t *testing.T) {
 	}
 }
 
-// TestBundleUpToDate rebuilds the dashboard and compares it with the committed dist/ that
-// go:embed serves, so a change to web/ without `make dashboard` fails here.
+// TestBundleUpToDate rebuilds the dashboard and compares it with the committed dist/ that the
+// package embeds, so a change to web/ without `make dashboard` fails here.
 func TestBundleUpToDate(t *testing.T) {
 	dir := t.TempDir()
 	runNode(t, "build.mjs", dir)
