@@ -13,6 +13,7 @@ import (
 
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/emercoin"
+	"github.com/ness-network/ness-sms/wire"
 )
 
 // Prices are EMC amounts as decimal strings with six decimals ("1.500000").
@@ -231,7 +232,7 @@ func numberView(n hub.Number, h health) NumberView {
 	if a, ok := h.agents[n.AgentID]; ok && a.Online {
 		v.Reputation += 50
 		if sl, ok := h.slots[n.AgentID+"/"+n.ICCID]; ok {
-			if sl.State == "ready" {
+			if sl.State == wire.SlotRegistered { // what agents report for a ready slot (agent.SlotStatus.Wire)
 				v.Reputation += 30
 			}
 			if sl.Registration == "home" || sl.Registration == "roaming" {
