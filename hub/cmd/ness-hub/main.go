@@ -132,6 +132,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEnvironment:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	envconfig.Usagef(EnvPrefix, &Config{}, tw, usageFormat)
+	envconfig.Usagef(EnvPrefix, &ChainConfig{}, tw, usageFormat) // chain.go
 	tw.Flush()
 }
 
@@ -247,6 +248,11 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("ness-hub starting", "data_dir", c.DataDir, "db", dbKind(c), "hub_key", key.Verify.String())
+	chain, err := startChain(ctx, c, store, key, log) // chain.go: Emercoin, daily proofs, EmerDNS
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
