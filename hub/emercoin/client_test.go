@@ -98,6 +98,22 @@ func TestWireFormat(t *testing.T) {
 			return err
 		}, `[2,["02aa"],"escrow","legacy"]`, "addmultisigaddress"},
 		{func(c *emercoin.Client) error {
+			_, err := c.CreateRawTransaction(ctx, []emercoin.Outpoint{{TxID: "ab", Vout: 1}},
+				[]emercoin.Output{{Address: "E2", Amount: 9_750_000}, {Address: "E1", Amount: 250_000}})
+			return err
+		}, `[[{"txid":"ab","vout":1}],[{"E2":9.750000},{"E1":0.250000}]]`, "createrawtransaction"},
+		{func(c *emercoin.Client) error {
+			_, err := c.SignRawTransactionWithKey(ctx, "00", []string{"5K"}, []emercoin.PrevTx{{TxID: "ab", Vout: 1, ScriptPubKey: "a9", RedeemScript: "52", Amount: emercoin.Coin}})
+			return err
+		}, `["00",["5K"],[{"txid":"ab","vout":1,"scriptPubKey":"a9","redeemScript":"52","amount":1.000000}]]`, "signrawtransactionwithkey"},
+		{func(c *emercoin.Client) error { _, err := c.SignRawTransactionWithWallet(ctx, "00", nil); return err }, `["00",[]]`, "signrawtransactionwithwallet"},
+		{func(c *emercoin.Client) error { _, err := c.SendRawTransaction(ctx, "00"); return err }, `["00"]`, "sendrawtransaction"},
+		{func(c *emercoin.Client) error { _, err := c.GetAddressInfo(ctx, "E1"); return err }, `["E1"]`, "getaddressinfo"},
+		{func(c *emercoin.Client) error { _, err := c.DumpPrivKey(ctx, "E1"); return err }, `["E1"]`, "dumpprivkey"},
+		{func(c *emercoin.Client) error { return c.ImportAddress(ctx, "e1", "escrow:x") }, `["e1","escrow:x",false]`, "importaddress"},
+		{func(c *emercoin.Client) error { _, _, err := c.ReceivedBy(ctx, "e1", 0); return err }, `[0,false,true,"e1"]`, "listreceivedbyaddress"},
+		{func(c *emercoin.Client) error { _, err := c.GetWatchedTransaction(ctx, "ab"); return err }, `["ab",true]`, "gettransaction"},
+		{func(c *emercoin.Client) error {
 			_, err := c.RandpayMkchap(ctx, emercoin.Coin, 6, 6*time.Hour)
 			return err
 		}, `[1.000000,6,21600]`, "randpay_mkchap"},

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +22,13 @@ func FuzzServeRPC(f *testing.F) {
 		`{"method":"randpay_accept","params":["00",0],"id":1}`,
 		`{"method":"randpay_mkchap","params":[1,6,60],"id":1}`,
 		`{"method":"generate","params":[1],"id":1}`,
+		`{"method":"createrawtransaction","params":[[{"txid":"` + strings.Repeat("ab", 32) + `","vout":0}],[{"EdFwYw4Mo2Zq6CFM2yNJgXvE2DTJxgdBRX":1.5}]],"id":1}`,
+		`{"method":"signrawtransactionwithkey","params":["00",["5HueCGU8rMjxEXxiPuD5BDku4MkFqeZyd4dZ1jvhTVqvbTLvyTJ"],[{"txid":"` + strings.Repeat("ab", 32) + `","vout":0,"scriptPubKey":"a914` + strings.Repeat("00", 20) + `87","redeemScript":"5121` + strings.Repeat("02", 33) + `51ae","amount":1}]],"id":1}`,
+		`{"method":"signrawtransactionwithwallet","params":["0100"],"id":1}`,
+		`{"method":"sendrawtransaction","params":["0100000000"],"id":1}`,
+		`{"method":"importaddress","params":["x","",false],"id":1}`,
+		`{"method":"getaddressinfo","params":["x"],"id":1}`,
+		`{"method":"listreceivedbyaddress","params":[0,false,true,"x"],"id":1}`,
 		`{"method":7}`, `[]`, `[{"method":"getblockcount"}]`, `nonsense`, `{"method":"nope"}`,
 	} {
 		f.Add([]byte(s))
