@@ -37,7 +37,8 @@ func runVerifyReceipt(env *cmdEnv, args []string) error {
 		"Reads an inclusion proof as the hub serves it ({hub_id, day, name, message_id, receipt, proof}; FILE\n"+
 		"\"-\" is stdin), reads ness:proofs:sms:<hub id>:<YYYYMMDD> from an emercoind (or the hub's\n"+
 		"development chain) with name_show, and checks period, count and the audit path to the anchored\n"+
-		"root. Exit 0 only when the receipt is in the anchored tree, 1 when it is not.")
+		"root. Exit 0 only when the receipt is in the anchored tree, 1 when it is not (or the day has no\n"+
+		"anchor), 3 when the node could not be asked.")
 	rpc := fs.String("rpc", "", "emercoind JSON-RPC URL, e.g. http://127.0.0.1:6662/ (required)")
 	user := fs.String("rpc-user", "", "rpcuser")
 	pass := fs.String("rpc-password", "", "rpcpassword (or NESS_EMC_PASSWORD)")
