@@ -22,6 +22,10 @@ const KeySize = 32
 // ErrNotFound is returned (wrapped) by Store lookups that find no record. Test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned (wrapped) when the database refuses a write because of another record,
+// e.g. a second active rental of a SIM (Store.PutRentalExclusive). Test with errors.Is.
+var ErrConflict = errors.New("conflict")
+
 // InvalidError reports a record a Store refused before touching the database, naming the field.
 type InvalidError struct {
 	Record string // "agent", "message", …
@@ -228,6 +232,14 @@ type Store interface {
 	// PutRental inserts the rental or replaces the one with the same ID.
 	PutRental(ctx context.Context, r Rental) error
 	GetRental(ctx context.Context, id string) (Rental, error)
+	// PutRentalExclusive is PutRental for a rental that is to be in force: it fails with
+	// ErrConflict, writing nothing, when another active rental of the same SIM overlaps r's
+	// [From, Until). The check and the write are one step in the database, so two hub instances
+	// renting the same number at once cannot both succeed.
+	PutRentalExclusive(ctx context.Context, r Rental) error
+	// ListActiveRentals returns the active rentals whose Until is after now, ordered by ICCID,
+	// LeaseSeq: the leases a hub publishes again when it starts.
+	ListActiveRentals(ctx context.Context, now time.Time) ([]Rental, error)
 	// ActiveLease returns the active rental of the SIM whose [From, Until) holds now, the one
 	// with the highest LeaseSeq when several do; ErrNotFound when there is none.
 	ActiveLease(ctx context.Context, iccid string, now time.Time) (Rental, error)

@@ -98,6 +98,10 @@ func asAPIError(err error) (*Error, bool) {
 		return &Error{Kind: KindInvalid, Field: inv.Field, Message: inv.Error()}, false
 	case errors.Is(err, hub.ErrNotFound):
 		return &Error{Kind: KindNotFound, Message: "not found"}, false
+	case errors.Is(err, hub.ErrConflict):
+		// e.g. another hub instance rented the number at the same moment (Store.PutRentalExclusive)
+		return &Error{Kind: KindConflict, Message: "refused by the database: another request took it first (a number rented at the same moment); look again and retry"}, false
 	}
 	return &Error{Kind: KindInternal, Message: "internal error; the hub logged it"}, true
 }
+

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ness-network/ness-sms/hub"
@@ -31,12 +32,22 @@ type Publisher interface {
 }
 
 // Issuer signs, records and publishes leases.
+//
+// A lease that was recorded but could not be published (broker down) is not lost: the Issuer
+// remembers its topic and Run publishes it again until the broker takes it. At start a hub calls
+// RepublishActive, so the leases of every active rental are retained on the broker again (an
+// embedded broker keeps retained messages in memory only).
 type Issuer struct {
 	Store hub.Store
 	Key   *wire.Identity // the hub key
 	MQTT  Publisher
 	Now   func() time.Time // default time.Now
 	Log   *slog.Logger     // default discards
+	// RetryEvery is how often Run publishes again the leases that failed; default 5s.
+	RetryEvery time.Duration
+
+	mu      sync.Mutex
+	pending map[string]string // lease topic → rental whose lease is still to be published there
 }
 
 func (is *Issuer) now() time.Time {
@@ -58,7 +69,7 @@ func (is *Issuer) log() *slog.Logger {
 // publish the changed lease under a new sequence.
 func (is *Issuer) Begin(ctx context.Context, r hub.Rental) (hub.Rental, error) {
 	r.Status = hub.RentalActive
-	return is.issue(ctx, r, r.Until)
+	return is.issue(ctx, r, r.Until, true)
 }
 
 // End ends the rental at the given time (now when zero; never before its start) and publishes
@@ -84,10 +95,14 @@ func (is *Issuer) End(ctx context.Context, rentalID string, at time.Time) (hub.R
 		r.Until = until // a rental ended before it began keeps its Until: its status says it ended
 	}
 	r.Status = hub.RentalEnded
-	return is.issue(ctx, r, until)
+	return is.issue(ctx, r, until, false)
 }
 
-func (is *Issuer) issue(ctx context.Context, r hub.Rental, until time.Time) (hub.Rental, error) {
+// issue signs, records and publishes r's lease. With exclusive (a rental coming into force) the
+// rental is stored with Store.PutRentalExclusive, so a second active rental of the SIM made at
+// the same moment by another hub instance is refused with hub.ErrConflict before any lease is
+// recorded or published.
+func (is *Issuer) issue(ctx context.Context, r hub.Rental, until time.Time, exclusive bool) (hub.Rental, error) {
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = is.now()
 	}
@@ -120,18 +135,126 @@ func (is *Issuer) issue(ctx context.Context, r hub.Rental, until time.Time) (hub
 	rec := hub.Lease{ICCID: r.ICCID, Seq: seq, RentalID: r.ID, AgentID: n.AgentID,
 		RenterSealKey: r.RenterSealKey, From: l.ValidFrom, Until: l.ValidUntil, Signed: body, IssuedAt: is.now()}
 	r.LeaseSeq, r.SignedLease = seq, body
-	if err := is.Store.PutRental(ctx, r); err != nil {
+	put := is.Store.PutRental
+	if exclusive {
+		put = is.Store.PutRentalExclusive
+	}
+	if err := put(ctx, r); err != nil {
 		return hub.Rental{}, fmt.Errorf("issue lease for rental %s: %w", r.ID, err)
 	}
 	if err := is.Store.PutLease(ctx, rec); err != nil {
 		return hub.Rental{}, fmt.Errorf("issue lease for rental %s: %w", r.ID, err)
 	}
-	if err := is.MQTT.Publish(ctx, wire.LeaseTopic(n.AgentID, r.ICCID), 1, true, body); err != nil {
-		return r, fmt.Errorf("issue lease for rental %s: recorded as %s#%d but not published (Republish retries): %w", r.ID, r.ICCID, seq, err)
+	topic := wire.LeaseTopic(n.AgentID, r.ICCID)
+	if err := is.publish(ctx, topic, r.ID, body); err != nil {
+		return r, fmt.Errorf("issue lease for rental %s: recorded as %s#%d but not published (Run retries it): %w", r.ID, r.ICCID, seq, err)
 	}
 	is.log().Info("lease published", "rental", r.ID, "agent", n.AgentID, "iccid", r.ICCID, "seq", seq,
 		"status", r.Status, "valid_until", l.ValidUntil)
 	return r, nil
+}
+
+// publish publishes a rental's signed lease retained on topic. On failure the topic is marked
+// pending with this rental, so Run tries again; on success any pending retry of the topic is
+// dropped (this lease is the newest the Issuer has for it).
+func (is *Issuer) publish(ctx context.Context, topic, rentalID string, body []byte) error {
+	err := is.MQTT.Publish(ctx, topic, 1, true, body)
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if err != nil {
+		if is.pending == nil {
+			is.pending = map[string]string{}
+		}
+		is.pending[topic] = rentalID
+	} else {
+		delete(is.pending, topic)
+	}
+	return err
+}
+
+// Pending returns how many lease topics wait for a retry.
+func (is *Issuer) Pending() int {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return len(is.pending)
+}
+
+// RetryPending publishes again every lease whose publication failed, reading the rental's
+// current signed lease from the store. Those that fail again stay pending; it returns how many
+// were published.
+func (is *Issuer) RetryPending(ctx context.Context) int {
+	is.mu.Lock()
+	todo := make(map[string]string, len(is.pending))
+	for topic, id := range is.pending {
+		todo[topic] = id
+	}
+	is.mu.Unlock()
+	done := 0
+	for topic, id := range todo {
+		r, err := is.Store.GetRental(ctx, id)
+		if err != nil {
+			is.log().Warn("lease retry: rental not readable; retrying later", "rental", id, "err", err)
+			continue
+		}
+		is.mu.Lock()
+		current := is.pending[topic] == id // a newer lease for the topic may have replaced it
+		is.mu.Unlock()
+		if !current {
+			continue
+		}
+		if err := is.publish(ctx, topic, id, r.SignedLease); err != nil {
+			is.log().Warn("lease retry: not published; retrying later", "rental", id, "topic", topic, "err", err)
+			continue
+		}
+		done++
+		is.log().Info("lease published on retry", "rental", id, "topic", topic, "seq", r.LeaseSeq)
+	}
+	return done
+}
+
+// RepublishActive publishes again the signed lease of every active rental not yet over, as a hub
+// does at start. A lease that cannot be published now is left pending for Run. It returns how many
+// were published.
+func (is *Issuer) RepublishActive(ctx context.Context) (int, error) {
+	rs, err := is.Store.ListActiveRentals(ctx, is.now())
+	if err != nil {
+		return 0, fmt.Errorf("republish active leases: %w", err)
+	}
+	n := 0
+	for _, r := range rs {
+		l, err := wire.DecodeLease(r.SignedLease)
+		if err != nil {
+			is.log().Warn("active rental has no valid lease; not republished", "rental", r.ID, "err", err)
+			continue
+		}
+		if err := is.publish(ctx, wire.LeaseTopic(l.AgentID, l.ICCID), r.ID, r.SignedLease); err != nil {
+			is.log().Warn("lease not republished; retrying later", "rental", r.ID, "err", err)
+			continue
+		}
+		n++
+	}
+	is.log().Info("active leases republished", "published", n, "active", len(rs))
+	return n, nil
+}
+
+// Run retries pending leases every RetryEvery until ctx ends; it returns nil then.
+func (is *Issuer) Run(ctx context.Context) error {
+	every := is.RetryEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if is.Pending() > 0 {
+				is.RetryPending(ctx)
+			}
+		}
+	}
 }
 
 // Republish publishes again the signed lease of every rental in ids (e.g. after a restart of an

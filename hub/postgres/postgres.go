@@ -517,25 +517,69 @@ func (s *Store) NextLeaseSeq(ctx context.Context, iccid string) (uint64, error) 
 	return uint64(seq), nil
 }
 
-// PutRental implements hub.Store.
-func (s *Store) PutRental(ctx context.Context, r hub.Rental) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO rentals (id, e164, iccid, renter_seal_key,
+const putRentalSQL = `INSERT INTO rentals (id, e164, iccid, renter_seal_key,
 		renter_sign_key, valid_from, valid_until, lease_seq, status, signed_lease, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET e164 = excluded.e164, iccid = excluded.iccid,
 			renter_seal_key = excluded.renter_seal_key, renter_sign_key = excluded.renter_sign_key,
 			valid_from = excluded.valid_from, valid_until = excluded.valid_until,
 			lease_seq = excluded.lease_seq, status = excluded.status,
-			signed_lease = excluded.signed_lease, created_at = excluded.created_at`,
-		r.ID, r.E164, r.ICCID, r.RenterSealKey, r.RenterSignKey, ts(r.From), ts(r.Until),
-		int64(r.LeaseSeq), string(r.Status), nonNil(r.SignedLease), ts(r.CreatedAt))
-	if err != nil {
+			signed_lease = excluded.signed_lease, created_at = excluded.created_at`
+
+func rentalArgs(r hub.Rental) []any {
+	return []any{r.ID, r.E164, r.ICCID, r.RenterSealKey, r.RenterSignKey, ts(r.From), ts(r.Until),
+		int64(r.LeaseSeq), string(r.Status), nonNil(r.SignedLease), ts(r.CreatedAt)}
+}
+
+// PutRental implements hub.Store.
+func (s *Store) PutRental(ctx context.Context, r hub.Rental) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, putRentalSQL, rentalArgs(r)...); err != nil {
 		return fmt.Errorf("put rental %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// PutRentalExclusive implements hub.Store. A transaction advisory lock keyed by the SIM
+// serialises the overlap check and the write across every connection to the database (READ
+// COMMITTED alone would let two transactions both see no overlap); it is released at commit.
+func (s *Store) PutRentalExclusive(ctx context.Context, r hub.Rental) (err error) {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("put rental %s: %w", r.ID, err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ness:rental:' || $1, 0))`, r.ICCID); err != nil {
+		return fmt.Errorf("put rental %s: lock SIM %s: %w", r.ID, r.ICCID, err)
+	}
+	var other string
+	err = tx.QueryRow(ctx, `SELECT id FROM rentals WHERE iccid = $1 AND status = $2 AND id <> $3
+		AND valid_from < $4 AND valid_until > $5 ORDER BY lease_seq DESC LIMIT 1`,
+		r.ICCID, string(hub.RentalActive), r.ID, ts(r.Until), ts(r.From)).Scan(&other)
+	switch {
+	case err == nil:
+		return fmt.Errorf("put rental %s: SIM %s is rented by rental %s: %w", r.ID, r.ICCID, other, hub.ErrConflict)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("put rental %s: check SIM %s: %w", r.ID, r.ICCID, err)
+	}
+	if _, err := tx.Exec(ctx, putRentalSQL, rentalArgs(r)...); err != nil {
+		return fmt.Errorf("put rental %s: %w", r.ID, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("put rental %s: commit: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ListActiveRentals implements hub.Store.
+func (s *Store) ListActiveRentals(ctx context.Context, now time.Time) ([]hub.Rental, error) {
+	return collect(ctx, s, "list active rentals", scanRental, `SELECT `+rentalCols+` FROM rentals
+		WHERE status = $1 AND valid_until > $2 ORDER BY iccid, lease_seq`, string(hub.RentalActive), hub.StoreTime(now))
 }
 
 const rentalCols = `id, e164, iccid, renter_seal_key, renter_sign_key, valid_from, valid_until,

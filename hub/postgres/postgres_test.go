@@ -137,3 +137,19 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+// Two hub instances on one PostgreSQL database renting one number at once: the database, not a
+// lock in one process, lets only one through.
+func TestRentConcurrentlyAcrossStores(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	var stores []hub.Store
+	for range 2 {
+		s, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.RentConcurrently(t, stores...)
+}

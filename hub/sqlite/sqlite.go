@@ -552,25 +552,82 @@ func (s *Store) NextLeaseSeq(ctx context.Context, iccid string) (uint64, error) 
 	return uint64(seq), nil
 }
 
-// PutRental implements hub.Store.
-func (s *Store) PutRental(ctx context.Context, r hub.Rental) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO rentals (id, e164, iccid, renter_seal_key,
+const putRentalSQL = `INSERT INTO rentals (id, e164, iccid, renter_seal_key,
 		renter_sign_key, valid_from, valid_until, lease_seq, status, signed_lease, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET e164 = excluded.e164, iccid = excluded.iccid,
 			renter_seal_key = excluded.renter_seal_key, renter_sign_key = excluded.renter_sign_key,
 			valid_from = excluded.valid_from, valid_until = excluded.valid_until,
 			lease_seq = excluded.lease_seq, status = excluded.status,
-			signed_lease = excluded.signed_lease, created_at = excluded.created_at`,
-		r.ID, r.E164, r.ICCID, r.RenterSealKey, r.RenterSignKey, micros(r.From), micros(r.Until),
-		int64(r.LeaseSeq), string(r.Status), nonNil(r.SignedLease), micros(r.CreatedAt))
-	if err != nil {
+			signed_lease = excluded.signed_lease, created_at = excluded.created_at`
+
+func rentalArgs(r hub.Rental) []any {
+	return []any{r.ID, r.E164, r.ICCID, r.RenterSealKey, r.RenterSignKey, micros(r.From), micros(r.Until),
+		int64(r.LeaseSeq), string(r.Status), nonNil(r.SignedLease), micros(r.CreatedAt)}
+}
+
+// PutRental implements hub.Store.
+func (s *Store) PutRental(ctx context.Context, r hub.Rental) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, putRentalSQL, rentalArgs(r)...); err != nil {
 		return fmt.Errorf("put rental %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// PutRentalExclusive implements hub.Store. The transaction takes SQLite's write lock at BEGIN
+// (_txlock=immediate), so the overlap check and the write are one step for every connection and
+// process on the file.
+func (s *Store) PutRentalExclusive(ctx context.Context, r hub.Rental) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("put rental %s: %w", r.ID, err)
+	}
+	defer tx.Rollback()
+	var other string
+	err = tx.QueryRowContext(ctx, `SELECT id FROM rentals WHERE iccid = ? AND status = ? AND id <> ?
+		AND valid_from < ? AND valid_until > ? ORDER BY lease_seq DESC LIMIT 1`,
+		r.ICCID, string(hub.RentalActive), r.ID, micros(r.Until), micros(r.From)).Scan(&other)
+	switch {
+	case err == nil:
+		return fmt.Errorf("put rental %s: SIM %s is rented by rental %s: %w", r.ID, r.ICCID, other, hub.ErrConflict)
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("put rental %s: check SIM %s: %w", r.ID, r.ICCID, err)
+	}
+	if _, err := tx.ExecContext(ctx, putRentalSQL, rentalArgs(r)...); err != nil {
+		return fmt.Errorf("put rental %s: %w", r.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("put rental %s: commit: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ListActiveRentals implements hub.Store.
+func (s *Store) ListActiveRentals(ctx context.Context, now time.Time) ([]hub.Rental, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+rentalCols+` FROM rentals
+		WHERE status = ? AND valid_until > ? ORDER BY iccid, lease_seq`, string(hub.RentalActive), micros(hub.StoreTime(now)))
+	if err != nil {
+		return nil, fmt.Errorf("list active rentals: %w", err)
+	}
+	defer rows.Close()
+	var out []hub.Rental
+	for rows.Next() {
+		r, err := scanRental(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list active rentals: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list active rentals: %w", err)
+	}
+	return out, nil
 }
 
 const rentalCols = `id, e164, iccid, renter_seal_key, renter_sign_key, valid_from, valid_until,

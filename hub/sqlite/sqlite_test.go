@@ -118,3 +118,19 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+// Two stores on one file (two ness-hub processes sharing a data directory) renting one number at
+// once: the database, not a lock in one process, lets only one through.
+func TestRentConcurrentlyAcrossStores(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	var stores []hub.Store
+	for range 2 {
+		s, err := sqlite.OpenDir(context.Background(), dir)
+		if err != nil {
+			t.Fatalf("OpenDir: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	storetest.RentConcurrently(t, stores...)
+}

@@ -32,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"LeaseSeq", testLeaseSeq},
 		{"LeaseSeqConcurrent", testLeaseSeqConcurrent},
 		{"ActiveLease", testActiveLease},
+		{"RentalExclusive", testRentalExclusive},
+		{"ListActiveRentals", testListActiveRentals},
 		{"IssuedLeases", testIssuedLeases},
 		{"PutMessageOnce", testPutMessageOnce},
 		{"PutMessageConcurrent", testPutMessageConcurrent},

@@ -11,14 +11,11 @@ import (
 	"strings"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/emercoin"
 	"github.com/ness-network/ness-sms/hub/httpapi"
 	"github.com/ness-network/ness-sms/hub/ingest"
 	"github.com/ness-network/ness-sms/hub/lease"
-	"github.com/ness-network/ness-sms/wire"
 )
 
 // normalizeAPI checks and defaults the HTTPS API settings; errors name the variable.
@@ -61,7 +58,7 @@ func (c *Config) normalizeAPI() error {
 
 // mountAPI builds the HTTPS API on the hub's store, key, broker client and notifier and mounts
 // it under /v1/ on mux. Run the returned server's Run for live delivery.
-func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, key *wire.Identity, client mqtt.Client,
+func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, leases *lease.Issuer,
 	notifier ingest.Notifier, log *slog.Logger) (*httpapi.Server, error) {
 	n, ok := notifier.(httpapi.Notifier)
 	if !ok {
@@ -77,8 +74,7 @@ func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, key *wire.Identity
 		chain = &emercoin.RegTest
 	}
 	api, err := httpapi.New(httpapi.Config{Store: store, Notify: n, Origin: c.Origin, Emercoin: chain,
-		Leases: &lease.Issuer{Store: store, Key: key, MQTT: ingest.MQTTPublisher{Client: client}, Log: log.With("component", "lease")},
-		Log:    log.With("component", "httpapi")})
+		Leases: leases, Log: log.With("component", "httpapi")})
 	if err != nil {
 		return nil, err
 	}

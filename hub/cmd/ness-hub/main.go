@@ -37,6 +37,7 @@ import (
 	"github.com/ness-network/ness-sms/hub/broker"
 	"github.com/ness-network/ness-sms/hub/dashboard"
 	"github.com/ness-network/ness-sms/hub/ingest"
+	"github.com/ness-network/ness-sms/hub/lease"
 	"github.com/ness-network/ness-sms/hub/notify"
 	"github.com/ness-network/ness-sms/hub/postgres"
 	"github.com/ness-network/ness-sms/hub/sqlite"
@@ -336,7 +337,15 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("/", dashboard.Handler()) // the web dashboard (hub/dashboard); the API keeps /v1/
-	api, err := mountAPI(mux, c, store, key, client, notifier, log)
+	// Leases: the embedded broker keeps retained messages in memory only, and a lease recorded
+	// while the broker was unreachable was never published, so every active rental's lease is
+	// published again now; what fails stays pending and the issuer retries it.
+	leases := &lease.Issuer{Store: store, Key: key, MQTT: ingest.MQTTPublisher{Client: client}, Log: log.With("component", "lease")}
+	if _, err := leases.RepublishActive(ctx); err != nil {
+		log.Warn("active leases not republished at start", "err", err)
+	}
+	go leases.Run(ctx)
+	api, err := mountAPI(mux, c, store, leases, notifier, log)
 	if err != nil {
 		return err
 	}
