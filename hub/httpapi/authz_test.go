@@ -73,6 +73,7 @@ func testAuthorizationMatrix(t *testing.T, b backend) {
 		{call{"DELETE", "/v1/rentals/" + rental.ID, nil}, mallory.client, []int{404}},
 		{call{"GET", "/v1/messages/" + msgID, nil}, mallory.client, []int{404}},
 		{call{"DELETE", "/v1/messages/" + msgID, nil}, mallory.client, []int{404}},
+		{call{"GET", "/v1/messages/" + msgID + "/proof", nil}, mallory.client, []int{404}},
 		{call{"GET", "/v1/messages?after=" + msgID, nil}, mallory.client, []int{400}},
 		{call{"GET", "/v1/messages?rental=" + rental.ID, nil}, mallory.client, []int{404}},
 		{call{"GET", "/v1/stream?after=" + msgID, nil}, mallory.client, []int{400}},

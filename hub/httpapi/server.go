@@ -50,6 +50,8 @@ type Config struct {
 	Notify Notifier
 	// Payments takes rental payments; default DevPayments (paid at once, development chain).
 	Payments Payments
+	// Proofs serves GET /v1/messages/{id}/proof (a *chainjob.Job); nil: the route answers 501.
+	Proofs Prover
 	// Origin is this hub's web origin ("https://hub.example:8443"); sign-in signatures are over
 	// it, so one for another hub cannot be replayed here.
 	Origin string
@@ -184,6 +186,7 @@ func (s *Server) routes() {
 	s.authed("GET /v1/messages", s.listMessages)
 	s.authed("GET /v1/messages/{id}", s.getMessage)
 	s.authed("DELETE /v1/messages/{id}", s.deleteMessage)
+	s.authed("GET /v1/messages/{id}/proof", s.getProof)
 	s.authed("GET /v1/stream", s.stream)
 
 	s.authed("POST /v1/webhooks", s.createWebhook)

@@ -36,6 +36,7 @@ import (
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/broker"
 	"github.com/ness-network/ness-sms/hub/dashboard"
+	"github.com/ness-network/ness-sms/hub/httpapi"
 	"github.com/ness-network/ness-sms/hub/ingest"
 	"github.com/ness-network/ness-sms/hub/lease"
 	"github.com/ness-network/ness-sms/hub/notify"
@@ -345,7 +346,11 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		log.Warn("active leases not republished at start", "err", err)
 	}
 	go leases.Run(ctx)
-	api, err := mountAPI(mux, c, store, leases, notifier, log)
+	var proofs httpapi.Prover // nil (not a nil *chainjob.Job) when proofs are off: the route answers 501
+	if chain != nil && chain.Job != nil {
+		proofs = chain.Job
+	}
+	api, err := mountAPI(mux, c, store, leases, proofs, notifier, log)
 	if err != nil {
 		return err
 	}
