@@ -10,8 +10,8 @@ import (
 type ReceivedPart struct {
 	Slot       int       // 0-based slot number
 	ICCID      string    // the SIM's ICCID (digits), "" when it could not be read
-	Storage    string    // modem storage the PDU was read from ("SM", "ME", "MT")
-	Index      int       // the PDU's index in that storage
+	Storage    string    // modem storage the PDU was read from ("SM", "ME", "MT"); "" for a +CMT delivery
+	Index      int       // the PDU's index in that storage; -1 for a +CMT delivery (on no SIM)
 	PDU        []byte    // raw PDU bytes as the modem returned them (SMSC-prefixed)
 	ReceivedAt time.Time // agent clock when it was read
 	// Malformed is non-empty for an entry whose PDU line did not parse, twice: PDU then holds

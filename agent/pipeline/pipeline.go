@@ -229,8 +229,10 @@ func (p *Pipeline) StorePart(ctx context.Context, rp agent.ReceivedPart) error {
 		p.m.PartsRefused.WithLabelValues("shutdown").Inc()
 		return ErrClosed
 	}
+	// A +CMT delivery was never stored on the SIM: it comes with Index -1 and no storage. The
+	// outbox keeps the index only for reports, so it is stored as 0 with the empty storage.
 	part := outbox.Part{Key: outbox.PartKey(rp.ICCID, rp.PDU), Slot: rp.Slot, ICCID: rp.ICCID,
-		Storage: rp.Storage, Index: rp.Index, PDU: rp.PDU, Received: rp.ReceivedAt}
+		Storage: rp.Storage, Index: max(rp.Index, 0), PDU: rp.PDU, Received: rp.ReceivedAt}
 	added, err := p.cfg.Outbox.PutPart(part)
 	if err != nil {
 		if errors.Is(err, outbox.ErrFull) {
