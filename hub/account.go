@@ -105,6 +105,14 @@ func (d Delivery) Validate() error {
 	return nil
 }
 
+// MissingDelivery is a message that a webhook should receive and that has no Delivery yet
+// (Store.ListMissingDeliveries).
+type MissingDelivery struct {
+	WebhookID  string
+	MessageID  string
+	MessageSeq int64
+}
+
 // DeliveryQuery selects deliveries for ListDeliveries; zero fields do not filter.
 type DeliveryQuery struct {
 	WebhookID string

@@ -300,6 +300,14 @@ type Store interface {
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	// ListDeliveries returns deliveries ordered by NextAttempt, WebhookID, MessageID.
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
+	// ListMissingDeliveries returns, ordered by message Seq then webhook ID, at most limit
+	// (webhook, message) pairs that have no delivery yet: each message with Seq > after, not
+	// deleted, of a rental whose renter owns a webhook for all their rentals or for that one,
+	// stored at or after the webhook was created. upTo is the cursor to pass as after next time:
+	// every message with Seq <= upTo was considered (the newest message's Seq when fewer than
+	// limit pairs came back). The webhook dispatcher creates deliveries from it, so a dropped live
+	// event or a restart loses no message.
+	ListMissingDeliveries(ctx context.Context, after int64, limit int) (missing []MissingDelivery, upTo int64, err error)
 
 	Close() error
 }

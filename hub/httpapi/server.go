@@ -90,6 +90,10 @@ type Server struct {
 	ipLim  *limiters
 	tokLim *limiters
 
+	// hookCursor is the message Seq up to which every webhook delivery exists (webhook catch-up);
+	// owned by the retryLoop goroutine.
+	hookCursor int64
+
 	rentMu sync.Mutex // serialises availability check + lease of a number within this instance
 	certs  certCache
 	owners sync.Map // rental id → renter account key ([]byte)

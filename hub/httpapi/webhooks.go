@@ -301,14 +301,19 @@ func (s *Server) retryLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		caught := s.catchUp(ctx)
 		due, err := s.cfg.Store.ListDeliveries(ctx, hub.DeliveryQuery{State: hub.DeliveryPending, DueBy: s.cfg.Now(), Limit: 100})
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("webhooks: list due deliveries", "err", err)
 			}
-			continue
+			due = nil // the caught-up ones are still attempted
 		}
 		var wg sync.WaitGroup
+		for _, c := range caught {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.attempt(ctx, c.hook, c.d) }()
+		}
 		for _, d := range due {
 			h, err := s.cfg.Store.GetWebhook(ctx, d.WebhookID)
 			if err != nil {
@@ -354,6 +359,64 @@ func (s *Server) attempt(ctx context.Context, h hub.Webhook, d hub.Delivery) {
 	if err := s.cfg.Store.UpdateDelivery(ctx, d); err != nil && ctx.Err() == nil {
 		s.log.Warn("webhooks: record attempt", "webhook", h.ID, "message", d.MessageID, "err", err)
 	}
+}
+
+// hookAttempt is a delivery to attempt now.
+type hookAttempt struct {
+	hook hub.Webhook
+	d    hub.Delivery
+}
+
+// catchUp creates the deliveries that live events did not: an event the notifier dropped, a full
+// webhook queue, a hub that was down when the message arrived. It pages through
+// Store.ListMissingDeliveries from s.hookCursor (0 after a start, so a restarted hub looks at
+// every message once) and returns the deliveries it created, for the caller to attempt: like the
+// live path, the instance whose CreateDelivery inserted the row is the one that sends it, so two
+// hubs scanning at once deliver once. Only retryLoop's goroutine calls it.
+func (s *Server) catchUp(ctx context.Context) []hookAttempt {
+	const page = 500
+	var out []hookAttempt
+	for ctx.Err() == nil {
+		missing, upTo, err := s.cfg.Store.ListMissingDeliveries(ctx, s.hookCursor, page)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("webhooks: list missing deliveries", "err", err)
+			}
+			return out
+		}
+		hooks := map[string]*hub.Webhook{} // nil: deleted meanwhile
+		for _, m := range missing {
+			h, ok := hooks[m.WebhookID]
+			if !ok {
+				if w, err := s.cfg.Store.GetWebhook(ctx, m.WebhookID); err == nil {
+					h = &w
+				}
+				hooks[m.WebhookID] = h
+			}
+			if h == nil {
+				continue
+			}
+			now := s.cfg.Now()
+			d := hub.Delivery{WebhookID: m.WebhookID, MessageID: m.MessageID, State: hub.DeliveryPending,
+				NextAttempt: now.Add(deliveryLease), CreatedAt: now, UpdatedAt: now}
+			created, err := s.cfg.Store.CreateDelivery(ctx, d)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("webhooks: create missing delivery", "webhook", m.WebhookID, "message", m.MessageID, "err", err)
+				}
+				return out // the cursor stays: retried at the next tick
+			}
+			if created {
+				s.log.Info("webhooks: delivery created by catch-up (its live event was missed)", "webhook", m.WebhookID, "message", m.MessageID)
+				out = append(out, hookAttempt{*h, d})
+			}
+		}
+		s.hookCursor = upTo
+		if len(missing) < page {
+			return out
+		}
+	}
+	return out
 }
 
 var errGone = errors.New("message deleted by its renter")

@@ -211,3 +211,30 @@ func (s *Store) ListDeliveries(ctx context.Context, q hub.DeliveryQuery) ([]hub.
 		updated_at FROM deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY next_attempt NULLS FIRST, webhook_id, message_id LIMIT `+arg(q.LimitOrDefault()), args...)
 }
+
+// ListMissingDeliveries implements hub.Store.
+func (s *Store) ListMissingDeliveries(ctx context.Context, after int64, limit int) ([]hub.MissingDelivery, int64, error) {
+	// The newest Seq first: PutMessage assigns Seq under a lock held until commit, so every
+	// message with a lower Seq is committed.
+	var hi int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM messages`).Scan(&hi); err != nil {
+		return nil, 0, fmt.Errorf("list missing deliveries: %w", err)
+	}
+	out, err := collect(ctx, s, "list missing deliveries", func(sc scanner) (hub.MissingDelivery, error) {
+		var d hub.MissingDelivery
+		err := sc.Scan(&d.WebhookID, &d.MessageID, &d.MessageSeq)
+		return d, err
+	}, `SELECT w.id, m.id, m.seq FROM webhooks w
+		JOIN rentals r ON r.renter_sign_key = w.owner AND (w.rental_id = '' OR w.rental_id = r.id)
+		JOIN messages m ON m.rental_id = r.id
+		WHERE m.seq > $1 AND m.seq <= $2 AND NOT m.deleted AND m.stored_at >= w.created_at
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.message_id = m.id)
+		ORDER BY m.seq, w.id LIMIT $3`, after, hi, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) < limit {
+		return out, max(after, hi), nil
+	}
+	return out, max(after, out[len(out)-1].MessageSeq-1), nil
+}

@@ -253,3 +253,43 @@ func (s *Store) ListDeliveries(ctx context.Context, q hub.DeliveryQuery) ([]hub.
 		return d, err
 	})
 }
+
+// ListMissingDeliveries implements hub.Store.
+func (s *Store) ListMissingDeliveries(ctx context.Context, after int64, limit int) ([]hub.MissingDelivery, int64, error) {
+	// The newest Seq first: a message with a lower Seq is committed (one writer at a time).
+	var hi int64
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM messages`).Scan(&hi); err != nil {
+		return nil, 0, fmt.Errorf("list missing deliveries: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT w.id, m.id, m.seq FROM webhooks w
+		JOIN rentals r ON r.renter_sign_key = w.owner AND (w.rental_id = '' OR w.rental_id = r.id)
+		JOIN messages m ON m.rental_id = r.id
+		WHERE m.seq > ? AND m.seq <= ? AND m.deleted = 0 AND m.stored_at >= w.created_at
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.message_id = m.id)
+		ORDER BY m.seq, w.id LIMIT ?`, after, hi, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list missing deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []hub.MissingDelivery
+	for rows.Next() {
+		var d hub.MissingDelivery
+		if err := rows.Scan(&d.WebhookID, &d.MessageID, &d.MessageSeq); err != nil {
+			return nil, 0, fmt.Errorf("list missing deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list missing deliveries: %w", err)
+	}
+	return out, missingUpTo(out, limit, after, hi), nil
+}
+
+// missingUpTo is ListMissingDeliveries' cursor: hi when the answer was short, else just before
+// the last message listed (its other pairs may not have fitted).
+func missingUpTo(out []hub.MissingDelivery, limit int, after, hi int64) int64 {
+	if len(out) < limit {
+		return max(after, hi)
+	}
+	return max(after, out[len(out)-1].MessageSeq-1)
+}

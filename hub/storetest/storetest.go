@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"RenterRentalsAndMessages", testRenterRentalsAndMessages},
 		{"Payments", testPayments},
 		{"Webhooks", testWebhooks},
+		{"MissingDeliveries", testMissingDeliveries},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

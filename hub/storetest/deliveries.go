@@ -1,0 +1,89 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ness-network/ness-sms/hub"
+)
+
+// testMissingDeliveries: ListMissingDeliveries lists the (webhook, message) pairs a dispatcher
+// still has to create, in message order, and stops listing a pair once its delivery exists.
+func testMissingDeliveries(t *testing.T, s hub.Store) {
+	a := mustAgent(t, s, "missing")
+	mustNumber(t, s, a.ID, "+4917066666661", 21)
+	mustNumber(t, s, a.ID, "+4917066666662", 22)
+	ra := rental("r-alice", "+4917066666661", 21, "alice", 1, base, base.Add(time.Hour), hub.RentalActive)
+	rb := rental("r-bob", "+4917066666662", 22, "bob", 1, base, base.Add(time.Hour), hub.RentalActive)
+	for _, r := range []hub.Rental{ra, rb} {
+		if err := s.PutRental(ctx, r); err != nil {
+			t.Fatalf("PutRental(%s): %v", r.ID, err)
+		}
+	}
+	hooks := []hub.Webhook{
+		{ID: "w-all", Owner: ra.RenterSignKey, URL: "https://example.org/all", Secret: key("s1"), CreatedAt: base},
+		{ID: "w-rental", Owner: ra.RenterSignKey, RentalID: "r-alice", URL: "https://example.org/r", Secret: key("s2"), CreatedAt: base},
+		{ID: "w-other-rental", Owner: ra.RenterSignKey, RentalID: "r-bob", URL: "https://example.org/x", Secret: key("s3"), CreatedAt: base},
+		{ID: "w-late", Owner: ra.RenterSignKey, URL: "https://example.org/late", Secret: key("s4"), CreatedAt: base.Add(10 * time.Second)},
+	}
+	for _, w := range hooks {
+		if err := s.PutWebhook(ctx, w); err != nil {
+			t.Fatalf("PutWebhook(%s): %v", w.ID, err)
+		}
+	}
+	put := func(id, rentalID string, stored time.Time) int64 {
+		t.Helper()
+		m := message(id, a.ID, rentalID, key("seal:x"))
+		m.StoredAt = stored
+		if _, err := s.PutMessage(ctx, m); err != nil {
+			t.Fatalf("PutMessage(%s): %v", id, err)
+		}
+		got, err := s.GetMessage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Seq
+	}
+	s1 := put("m-1", "r-alice", base.Add(time.Second))
+	put("m-bob", "r-bob", base.Add(time.Second)) // bob has no webhook; alice's w-other-rental is not his
+	put("m-provider", "", base.Add(time.Second)) // sealed to the provider: nobody's
+	put("m-deleted", "r-alice", base.Add(time.Second))
+	if err := s.DeleteMessage(ctx, "m-deleted"); err != nil {
+		t.Fatal(err)
+	}
+	s2 := put("m-2", "r-alice", base.Add(20*time.Second)) // after w-late was created
+
+	str := func(ds []hub.MissingDelivery) string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, fmt.Sprintf("%s/%s", d.WebhookID, d.MessageID))
+		}
+		return fmt.Sprint(out)
+	}
+	got, upTo, err := s.ListMissingDeliveries(ctx, 0, 100)
+	want := "[w-all/m-1 w-rental/m-1 w-all/m-2 w-late/m-2 w-rental/m-2]"
+	if err != nil || str(got) != want || upTo != s2 {
+		t.Fatalf("ListMissingDeliveries(0): got %s, up to %d, %v; want %s up to %d", str(got), upTo, err, want, s2)
+	}
+	if got[0].MessageSeq != s1 || got[4].MessageSeq != s2 {
+		t.Errorf("MessageSeq: got %d and %d, want %d and %d", got[0].MessageSeq, got[4].MessageSeq, s1, s2)
+	}
+	if got, upTo, err := s.ListMissingDeliveries(ctx, s1, 2); err != nil || str(got) != "[w-all/m-2 w-late/m-2]" || upTo != s2-1 {
+		t.Errorf("ListMissingDeliveries(after m-1, limit 2): got %s, up to %d, %v; want [w-all/m-2 w-late/m-2] up to %d (m-2 has a pair left)", str(got), upTo, err, s2-1)
+	}
+	if got, upTo, err := s.ListMissingDeliveries(ctx, s2, 100); err != nil || len(got) != 0 || upTo != s2 {
+		t.Errorf("ListMissingDeliveries(after m-2): got %s, up to %d, %v; want none up to %d", str(got), upTo, err, s2)
+	}
+	for _, d := range []hub.Delivery{
+		{WebhookID: "w-all", MessageID: "m-1", State: hub.DeliveryDelivered, NextAttempt: base, CreatedAt: base, UpdatedAt: base},
+		{WebhookID: "w-rental", MessageID: "m-2", State: hub.DeliveryDead, NextAttempt: base, CreatedAt: base, UpdatedAt: base},
+	} {
+		if _, err := s.CreateDelivery(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _, err := s.ListMissingDeliveries(ctx, 0, 100); err != nil || str(got) != "[w-rental/m-1 w-all/m-2 w-late/m-2]" {
+		t.Errorf("ListMissingDeliveries after two deliveries: got %s, %v; want [w-rental/m-1 w-all/m-2 w-late/m-2]", str(got), err)
+	}
+}
