@@ -351,9 +351,25 @@ func saveClockLoop() {
 func enroll(rp *reaper, env []string, st *status) {
 	out, err := runCapture(rp, []string{agentBin, "enroll-request"}, env, 30*time.Second)
 	if err != nil {
-		logf("enrolment request: %v", err)
+		// An agent without the subcommand: build the same request from the device key the agent
+		// creates at its first start (docs/PROTOCOL.md key file: agent_id, verify).
+		// (In the background: the agent creates the key once it starts; two processes must
+		// never create it at the same time, so the subcommand runs before the agent, this after.)
+		logf("enrolment request: %v; will read the agent's key file instead", err)
+		go func() {
+			out, err := requestFromKeyFile(env, 2*time.Minute)
+			if err != nil {
+				logf("enrolment request: %v", err)
+				return
+			}
+			publishEnroll(out, st)
+		}()
 		return
 	}
+	publishEnroll(out, st)
+}
+
+func publishEnroll(out []byte, st *status) {
 	out = []byte(strings.TrimSpace(string(out)) + "\n")
 	var req any
 	if err := json.Unmarshal(out, &req); err != nil {
@@ -370,6 +386,37 @@ func enroll(rp *reaper, env []string, st *status) {
 		return
 	}
 	logf("enrolment request written to the boot partition (ness-enroll-request.json): %s", strings.TrimSpace(string(out)))
+}
+
+func requestFromKeyFile(env []string, wait time.Duration) ([]byte, error) {
+	dir := "/perm/ness-agent"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "NESS_AGENT_DATA_DIR="); ok {
+			dir = v
+		}
+	}
+	path := filepath.Join(dir, "agent.key")
+	deadline := time.Now().Add(wait)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			var kf struct {
+				AgentID string `json:"agent_id"`
+				Verify  string `json:"verify"`
+			}
+			if err := json.Unmarshal(data, &kf); err != nil || kf.AgentID == "" || kf.Verify == "" {
+				return nil, fmt.Errorf("%s: not a ness-key file with agent_id and verify", path)
+			}
+			return json.Marshal(struct {
+				Agent    string `json:"agent"`
+				AgentKey string `json:"agent_key"`
+			}{kf.AgentID, kf.Verify})
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no device key at %s after %v: %w", path, wait, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func runCapture(rp *reaper, argv, env []string, timeout time.Duration) ([]byte, error) {
