@@ -358,7 +358,7 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux) // slow-client limits: slowclient.go
 	go srv.Serve(ln)
 	log.Info("HTTP listening", "addr", ln.Addr().String())
 
