@@ -116,7 +116,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) err
 		return nil // Accept has answered the client
 	}
 	defer c.CloseNow()
-	ctx := c.CloseRead(r.Context())
+	ctx := closeOnData(r.Context(), c)
 	tick := time.NewTicker(s.cfg.StreamPollInterval)
 	defer tick.Stop()
 	for {
@@ -157,4 +157,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) err
 		case <-tick.C:
 		}
 	}
+}
+
+// closeOnData reads the stream's client side in the background, handling control frames, and
+// drops the connection at once when the client sends a data frame, which the stream never
+// expects. Not c.CloseRead: on a data frame it starts a close handshake that first drains the
+// frame's announced payload with no deadline (coder/websocket v1.8.15), so a client announcing a
+// 2^63-byte frame and going quiet would hold the connection forever. The returned context ends
+// when the client goes away.
+func closeOnData(ctx context.Context, c *websocket.Conn) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer cancel()
+		if _, _, err := c.Reader(ctx); err == nil {
+			c.CloseNow()
+		}
+	}()
+	return ctx
 }
