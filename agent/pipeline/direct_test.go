@@ -2,13 +2,10 @@ package pipeline_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ness-network/ness-sms/agent"
-	"github.com/ness-network/ness-sms/agent/identity"
-	"github.com/ness-network/ness-sms/agent/outbox"
 	"github.com/ness-network/ness-sms/agent/pdu"
 	"github.com/ness-network/ness-sms/agent/pipeline"
 	"github.com/ness-network/ness-sms/wire"
@@ -18,30 +15,9 @@ import (
 // storage: it exists nowhere but in that URC) is stored and published like any other SMS. A
 // refusal loses it for good, because nothing is left on the SIM to read again.
 func TestDirectDeliveryStored(t *testing.T) {
-	agentKey, _ := wire.GenerateIdentity()
-	hub, _ := wire.GenerateIdentity()
-	provider, _ := wire.GenerateIdentity()
-	now := time.Now()
-	cert, err := wire.NewAgentCert(agentKey.Verify, provider, "", now.Add(-time.Hour), now.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ob, err := outbox.Open(filepath.Join(dir, outbox.FileName), outbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
-	leases, err := identity.OpenLeases(filepath.Join(dir, identity.LeasesFileName), agentKey.AgentID(), []wire.VerifyKey{hub.Verify}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pub := &capture{sms: map[string]*wire.SMS{}, seen: make(chan struct{}, 1)}
-	pl, err := pipeline.New(pipeline.Config{Identity: agentKey, Cert: cert, HubKeys: []wire.VerifyKey{hub.Verify}, Outbox: ob,
-		Leases: leases, Publisher: pub, ScanInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl, _, provider := newPipeline(t, pub, pipeline.Config{})
+	now := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pl.Run(ctx) }()

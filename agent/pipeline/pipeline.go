@@ -334,7 +334,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	pubDone := make(chan struct{})
 	go func() {
 		defer close(pubDone)
-		p.publisher(ctx)
+		p.publisher(ctx, drainCtx)
 	}()
 
 	<-ctx.Done()

@@ -10,9 +10,10 @@ import (
 	"github.com/ness-network/ness-sms/wire"
 )
 
-// publisher publishes due messages until ctx ends, then waits for its in-flight publishes (the
-// PUBACK wait is bounded by PublishTimeout, and Run bounds the whole by ShutdownGrace).
-func (p *Pipeline) publisher(ctx context.Context) {
+// publisher publishes due messages until ctx ends, then waits for its in-flight publishes. Each
+// PUBACK wait runs on drainCtx (which outlives ctx until Run's ShutdownGrace ends) and is bounded
+// by PublishTimeout.
+func (p *Pipeline) publisher(ctx, drainCtx context.Context) {
 	sem := make(chan struct{}, p.cfg.MaxInFlight)
 	defer func() { // wait for every in-flight publish to return its slot
 		for range p.cfg.MaxInFlight {
@@ -33,10 +34,10 @@ func (p *Pipeline) publisher(ctx context.Context) {
 		}
 		if up && p.certOK() {
 			now := p.cfg.Now()
-			p.scan(ctx, sem, outbox.Sealed, now)
+			p.scan(ctx, drainCtx, sem, outbox.Sealed, now)
 			if now.Sub(lastRepublishScan) >= republishEvery || now.Before(lastRepublishScan) {
 				lastRepublishScan = now
-				p.scan(ctx, sem, outbox.Published, now)
+				p.scan(ctx, drainCtx, sem, outbox.Published, now)
 			}
 		}
 		select {
@@ -67,8 +68,9 @@ func (p *Pipeline) certOK() bool {
 	return false
 }
 
-// scan publishes the messages in state s that are due, page by page, blocking on sem.
-func (p *Pipeline) scan(ctx context.Context, sem chan struct{}, s outbox.State, now time.Time) {
+// scan publishes the messages in state s that are due, page by page, blocking on sem; the
+// publishes run on drainCtx.
+func (p *Pipeline) scan(ctx, drainCtx context.Context, sem chan struct{}, s outbox.State, now time.Time) {
 	for m, err := range p.cfg.Outbox.Pending(s) {
 		if err != nil {
 			p.m.Errors.WithLabelValues("outbox").Inc()
@@ -102,7 +104,7 @@ func (p *Pipeline) scan(ctx context.Context, sem chan struct{}, s outbox.State, 
 				p.m.InFlight.Dec()
 				<-sem
 			}()
-			p.publish(ctx, m, s == outbox.Published)
+			p.publish(drainCtx, m, s == outbox.Published)
 		}()
 	}
 }
@@ -116,8 +118,9 @@ func (p *Pipeline) done(id string) {
 // publish sends one sealed message and records the PUBACK. A failure leaves the message as it
 // was: a Sealed one is tried at the next scan, a Published one after RepublishTimeout.
 func (p *Pipeline) publish(ctx context.Context, m outbox.Message, again bool) {
-	// The PUBACK wait survives the shutdown signal: Run's grace period bounds it.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.PublishTimeout)
+	// ctx is Run's drain context: the PUBACK wait survives the shutdown signal until the grace
+	// period ends.
+	pctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
 	defer cancel()
 	start := time.Now()
 	err := p.cfg.Publisher.Publish(pctx, wire.SMSTopic(p.agentID), m.Sealed, false)
