@@ -104,4 +104,3 @@ func asAPIError(err error) (*Error, bool) {
 	}
 	return &Error{Kind: KindInternal, Message: "internal error; the hub logged it"}, true
 }
-
