@@ -668,6 +668,7 @@ func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
 	if storage == "" {
 		storage = s.m.Storage()
 	}
+	s.ensureICCID(ctx)
 	part := ReceivedPart{Slot: s.n, ICCID: s.iccid, Storage: storage, Index: p.Index, PDU: p.PDU, ReceivedAt: s.clk.Now()}
 	if err := s.sup.cfg.Sink.StorePart(ctx, part); err != nil {
 		s.count(func(x *SlotStatus) { x.StoreErrors++ })
@@ -681,6 +682,22 @@ func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
 		return s.fatal("delete", err)
 	}
 	return nil
+}
+
+// ensureICCID reads the ICCID again when initialise got none (a SIM still busy after boot
+// answers +CME ERROR: 14): the sink refuses parts without one, so without this every SMS would
+// wait on the SIM until the next restart.
+func (s *slot) ensureICCID(ctx context.Context) {
+	if s.iccid != "" {
+		return
+	}
+	iccid, err := s.m.ICCID(ctx)
+	if err != nil {
+		s.limited("iccid", slog.LevelWarn, "ICCID unreadable; SMS wait on the SIM", "err", err)
+		return
+	}
+	s.iccid = iccid
+	s.sup.update(s.n, func(x *SlotStatus) { x.ICCID = iccid })
 }
 
 // takeMalformed hands a PDU line that did not parse to the sink as junk and deletes it from
@@ -713,6 +730,7 @@ func (s *slot) storeDirect(ctx context.Context, e modem.Event) error {
 		s.limited("cmt", slog.LevelError, "malformed +CMT delivery lost", "line", e.URC.Line, "err", e.Err)
 		return nil
 	}
+	s.ensureICCID(ctx)
 	part := ReceivedPart{Slot: s.n, ICCID: s.iccid, Storage: "", Index: -1, PDU: e.PDU, ReceivedAt: s.clk.Now()}
 	if err := s.sup.cfg.Sink.StorePart(ctx, part); err != nil {
 		s.count(func(x *SlotStatus) { x.StoreErrors++ })

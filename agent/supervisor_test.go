@@ -515,3 +515,29 @@ func countOf(s []string, v string) int {
 	}
 	return n
 }
+
+// TestICCIDReadAgainWhenMissing: a SIM that is busy when the slot initialises (+CME ERROR: 14
+// to every ICCID command) gives no ICCID, and the pipeline refuses parts without one. The slot
+// reads the ICCID again before it hands on a message, so the SIM does not fill up until the
+// next restart.
+func TestICCIDReadAgainWhenMissing(t *testing.T) {
+	m := newModem()
+	m.Answer("AT+CCID", "+CME ERROR: 14")
+	r := start(t, m, false)
+	r.waitFor("ready", isState(agent.StateReady))
+	m.Answer("AT+CCID", "+CCID: 89014103211118510720", "OK")
+	m.Answer("AT+CMGR=3", cmgr(testPDU)...)
+	m.Answer("AT+CMGD=3", "OK")
+	m.Send(`+CMTI: "SM",3`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.sink.Wait(ctx, func(p []agent.ReceivedPart) bool { return len(p) >= 1 }); err != nil {
+		t.Fatalf("part never reached the sink: %v", err)
+	}
+	if p := r.sink.Parts()[0]; p.ICCID != "89014103211118510720" {
+		t.Errorf("part ICCID: got %q, want the SIM's 89014103211118510720", p.ICCID)
+	}
+	if st := r.sup.Snapshot()[0]; st.ICCID != "89014103211118510720" {
+		t.Errorf("status ICCID: got %q, want 89014103211118510720", st.ICCID)
+	}
+}
