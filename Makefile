@@ -3,10 +3,12 @@
 #
 #   make build          host binaries into ./bin/   (GOARCH=arm64 make: arm64 binaries into ./bin/linux_arm64/)
 #   make test           setup, vet, all tests with -race, interop vectors against libsodium
-#   make bench          benchmarks; figures go into BENCHMARKS.md by hand with the machine named
+#   make bench          the benchmarks that matter, with their baselines, written to BENCHMARKS.md
+#   make e2e            system tests: hostile clients, then the whole network under faults (docs/TESTING.md)
+#   make hostile        only the hostile-client suite
 #   make lint           gofmt, go vet, staticcheck (when it installs from the module proxy)
 #   make cross          static linux/arm64, linux/arm v7, linux/arm v6 binaries into ./dist/
-#   make fuzz           every fuzz target for FUZZTIME (default 10s) each
+#   make fuzz           every fuzz target for FUZZTIME (default 10s) each, within FUZZBUDGET in all
 #   make demo           the whole system on one machine (see README)
 
 GO        ?= go
@@ -17,6 +19,7 @@ HOSTOS    := $(shell GOARCH= GOOS= $(GO) env GOOS)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -s -w -X github.com/ness-network/ness-sms/internal/version.Version=$(VERSION)
 FUZZTIME  ?= 10s
+FUZZBUDGET ?= 15m
 # Every main package that ships.
 CMDS      := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null | grep '/cmd/')
 
@@ -26,7 +29,7 @@ else
 BINDIR := bin/$(GOOS)_$(GOARCH)$(if $(GOARM),v$(GOARM))
 endif
 
-.PHONY: all build test unit bench lint cross fuzz demo setup interop clean
+.PHONY: all build test unit bench e2e hostile lint cross fuzz demo setup interop clean
 
 all: build
 
@@ -51,8 +54,17 @@ unit:
 interop:
 	GOOS= GOARCH= ./scripts/interop-check
 
+# BENCHMARKS.md from scratch: scripts/bench runs each benchmark with its baseline and writes the
+# figures, ratios and the machine. BENCH_OUT=file writes elsewhere.
 bench: setup
-	GOOS= GOARCH= $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	GOOS= GOARCH= ./scripts/bench $(BENCH_OUT)
+
+# System tests (scripts/systest): private Mosquitto, PostgreSQL cluster, hubs, agent, simulator.
+e2e: setup
+	GOOS= GOARCH= ./scripts/e2e
+
+hostile: setup
+	GOOS= GOARCH= E2E_RUN='^TestHostile$$' ./scripts/e2e
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -70,7 +82,7 @@ cross:
 	done
 
 fuzz:
-	GOOS= GOARCH= ./scripts/fuzz-all $(FUZZTIME)
+	GOOS= GOARCH= FUZZBUDGET=$(FUZZBUDGET) ./scripts/fuzz-all $(FUZZTIME)
 
 demo: setup
 	./scripts/demo

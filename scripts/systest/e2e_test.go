@@ -160,22 +160,25 @@ type renter struct {
 	secret  string
 }
 
-// TestE2E is issue 11's system test: ness-modemsim (32 slots) → ness-agent → Mosquitto → two
-// ness-hub instances on one PostgreSQL (shared subscription) → renters on WebSocket and
-// webhooks, while processes are SIGKILLed, Mosquitto is down for 60 s, PostgreSQL restarts and
-// modems hang, spew garbage and report full storage. It ends with
-//
-//	e2e: injected=N delivered=N duplicates=N lost=N kills=N
-//
-// NESS_E2E_SMS (default 3000) is the minimum number of SMS, NESS_E2E_RATE (default 20) the
-// injection rate per second, NESS_E2E_MOSQUITTO_DOWN (default 60) the outage in seconds.
-func TestE2E(t *testing.T) {
-	requireSystem(t, "mosquitto", "runuser", "initdb", "pg_ctl")
-	minSMS := envInt(t, "NESS_E2E_SMS", 3000)
-	rate := envInt(t, "NESS_E2E_RATE", 20)
-	down := time.Duration(envInt(t, "NESS_E2E_MOSQUITTO_DOWN", 60)) * time.Second
-	const slots, renters = 32, 8
+// network is the whole system, started by startNetwork.
+type network struct {
+	pg           *pgCluster
+	mq           *mosquitto
+	hubs         []*hubProc
+	sim          *modemsim
+	agent        *proc
+	provider     *apiClient
+	renters      []*renter
+	renterOfSlot []int
+	led          *ledger
+}
 
+// startNetwork starts ness-modemsim (slots), ness-agent, a private Mosquitto and PostgreSQL, two
+// ness-hub instances with a shared subscription, and renters (half on webhooks when webhooks
+// is set, the rest on WebSocket) who rent every SIM, and waits until the agent holds every
+// lease.
+func startNetwork(t testing.TB, slots, renters int, webhooks bool) *network {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "ness-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +290,7 @@ func TestE2E(t *testing.T) {
 		}
 	}
 	for i := range renters {
-		rt := &renter{n: i, api: mustSignIn(t, hubs[i%2].URL), webhook: i >= renters/2}
+		rt := &renter{n: i, api: mustSignIn(t, hubs[i%2].URL), webhook: webhooks && i >= renters/2}
 		for s := i * slots / renters; s < (i+1)*slots/renters; s++ {
 			renterOfSlot[s] = i
 			if err := rt.api.call("POST", "/v1/rentals", httpapi.RentalRequest{Number: simSlots[s].Number, Duration: "daily",
@@ -313,8 +316,34 @@ func TestE2E(t *testing.T) {
 		}
 	}
 	waitLeases(t, filepath.Join(agentDir, identity.LeasesFileName), simSlots, agentProc)
-	t.Logf("setup done: 2 hubs, 32 slots leased to %d renters (%d on WebSocket, %d on webhooks)", renters, renters/2, renters/2)
+	nWeb := 0
+	if webhooks {
+		nWeb = renters / 2
+	}
+	t.Logf("setup done: 2 hubs, %d slots leased to %d renters (%d on WebSocket, %d on webhooks)", slots, renters, renters-nWeb, nWeb)
 
+	return &network{pg: pg, mq: mq, hubs: hubs, sim: sim, agent: agentProc, provider: provider, renters: renterList,
+		renterOfSlot: renterOfSlot, led: led}
+}
+
+// TestE2E is issue 11's system test: ness-modemsim (32 slots) → ness-agent → Mosquitto → two
+// ness-hub instances on one PostgreSQL (shared subscription) → renters on WebSocket and
+// webhooks, while processes are SIGKILLed, Mosquitto is down for 60 s, PostgreSQL restarts and
+// modems hang, spew garbage and report full storage. It ends with
+//
+//	e2e: injected=N delivered=N duplicates=N lost=N kills=N
+//
+// NESS_E2E_SMS (default 3000) is the minimum number of SMS, NESS_E2E_RATE (default 20) the
+// injection rate per second, NESS_E2E_MOSQUITTO_DOWN (default 60) the outage in seconds.
+func TestE2E(t *testing.T) {
+	requireSystem(t, "mosquitto", "runuser", "initdb", "pg_ctl")
+	minSMS := envInt(t, "NESS_E2E_SMS", 3000)
+	rate := envInt(t, "NESS_E2E_RATE", 20)
+	down := time.Duration(envInt(t, "NESS_E2E_MOSQUITTO_DOWN", 60)) * time.Second
+	const slots, renters = 32, 8
+
+	nw := startNetwork(t, slots, renters, true)
+	pg, mq, hubs, sim, agentProc, provider, renterList, renterOfSlot, led := nw.pg, nw.mq, nw.hubs, nw.sim, nw.agent, nw.provider, nw.renters, nw.renterOfSlot, nw.led
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -687,7 +716,7 @@ func streamLoop(ctx context.Context, rt *renter, hubs []*hubProc, led *ledger) {
 }
 
 // dumpOnFailure logs the end of every process's log when the test fails.
-func dumpOnFailure(t *testing.T, procs []*proc, pg *pgCluster) {
+func dumpOnFailure(t testing.TB, procs []*proc, pg *pgCluster) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
