@@ -252,6 +252,10 @@ type Store interface {
 	// PutMessage stores m exactly once. A message whose ID is already stored is left as it is
 	// and PutMessage returns stored=false with no error, so the receipt can be sent again.
 	PutMessage(ctx context.Context, m Message) (stored bool, err error)
+	// PutMessageReceipt is PutMessage followed, when it stored m, by PutReceipt(r), in one
+	// transaction (one commit instead of two): either both are kept or neither. A message already
+	// stored is left as it is, r is not written and stored is false.
+	PutMessageReceipt(ctx context.Context, m Message, r Receipt) (stored bool, err error)
 	GetMessage(ctx context.Context, id string) (Message, error)
 	ListMessages(ctx context.Context, q MessageQuery) ([]Message, error)
 	MarkDelivered(ctx context.Context, id string) error

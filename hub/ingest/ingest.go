@@ -272,7 +272,17 @@ func (in *Ingester) handleSMS(ctx context.Context, topic string, payload []byte)
 	now := hub.StoreTime(in.cfg.Now())
 	msg := hub.Message{ID: m.ID, AgentID: m.AgentID, Slot: int(m.Slot), ICCID: m.ICCID, RentalID: rentalID,
 		LeaseSeq: m.LeaseSeq, RecipientKey: m.Recipient[:], ReceivedAt: m.Received, StoredAt: now, Signed: signed}
-	stored, err := in.cfg.Store.PutMessage(ctx, msg)
+	// The receipt of a new message is signed first, so message and receipt are stored in one
+	// transaction (one commit); a redelivered one gets a receipt naming its first storage.
+	rc := &wire.Receipt{MessageID: m.ID, AgentID: m.AgentID, Received: now}
+	if err := rc.Sign(in.cfg.Key); err != nil {
+		return Result{}, drop(ReasonReceipt, err)
+	}
+	body, err := rc.MarshalJSON()
+	if err != nil {
+		return Result{}, drop(ReasonReceipt, err)
+	}
+	stored, err := in.cfg.Store.PutMessageReceipt(ctx, msg, hub.Receipt{MessageID: m.ID, Signed: body, CreatedAt: now})
 	if err != nil {
 		return Result{}, drop(ReasonStore, err)
 	}
@@ -286,17 +296,17 @@ func (in *Ingester) handleSMS(ctx context.Context, topic string, payload []byte)
 			return Result{}, dropf(ReasonConflict, "message %s is stored from agent %s, not %s", m.ID, prev.AgentID, m.AgentID)
 		}
 		res.Message = prev
-	}
-	rc := &wire.Receipt{MessageID: m.ID, AgentID: m.AgentID, Received: res.Message.StoredAt, Duplicate: !stored}
-	if err := rc.Sign(in.cfg.Key); err != nil {
-		return Result{}, drop(ReasonReceipt, err)
-	}
-	body, err := rc.MarshalJSON()
-	if err != nil {
-		return Result{}, drop(ReasonReceipt, err)
-	}
-	if err := in.cfg.Store.PutReceipt(ctx, hub.Receipt{MessageID: m.ID, Signed: body, CreatedAt: now}); err != nil {
-		return Result{}, drop(ReasonStore, err)
+		rc = &wire.Receipt{MessageID: m.ID, AgentID: m.AgentID, Received: prev.StoredAt, Duplicate: true}
+		if err := rc.Sign(in.cfg.Key); err != nil {
+			return Result{}, drop(ReasonReceipt, err)
+		}
+		if body, err = rc.MarshalJSON(); err != nil {
+			return Result{}, drop(ReasonReceipt, err)
+		}
+		// The first receipt is kept (a message stored before receipts were written with it gets one now).
+		if err := in.cfg.Store.PutReceipt(ctx, hub.Receipt{MessageID: m.ID, Signed: body, CreatedAt: now}); err != nil {
+			return Result{}, drop(ReasonStore, err)
+		}
 	}
 	if stored && in.cfg.Notify != nil {
 		if err := in.cfg.Notify.Publish(ctx, res.Message); err != nil {

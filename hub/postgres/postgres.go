@@ -691,6 +691,45 @@ func (s *Store) PutMessage(ctx context.Context, m hub.Message) (bool, error) {
 	return tag.RowsAffected() == 1, nil
 }
 
+// PutMessageReceipt implements hub.Store: one statement, so one round trip and one commit. The
+// data-modifying CTEs all run; the receipt is inserted only from the message row just inserted.
+func (s *Store) PutMessageReceipt(ctx context.Context, m hub.Message, r hub.Receipt) (bool, error) {
+	if err := m.Validate(); err != nil {
+		return false, err
+	}
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	if r.MessageID != m.ID {
+		return false, &hub.InvalidError{Record: "receipt", Field: "MessageID", Reason: "not the message's id"}
+	}
+	if m.StoredAt.IsZero() {
+		m.StoredAt = time.Now()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = m.StoredAt
+	}
+	var rental any
+	if m.RentalID != "" {
+		rental = m.RentalID
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH serial AS (SELECT pg_advisory_xact_lock($1)),
+		msg AS (INSERT INTO messages (id, agent_id, slot, iccid, rental_id, lease_seq, recipient_key,
+				received_at, stored_at, signed, delivered, acked)
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM serial
+			ON CONFLICT (id) DO NOTHING RETURNING id),
+		rcpt AS (INSERT INTO receipts (message_id, signed, created_at) SELECT id, $14, $15 FROM msg
+			ON CONFLICT (message_id) DO NOTHING)
+		SELECT count(*) FROM msg`,
+		messageLockKey, m.ID, m.AgentID, m.Slot, m.ICCID, rental, int64(m.LeaseSeq), m.RecipientKey,
+		ts(m.ReceivedAt), ts(m.StoredAt), m.Signed, m.Delivered, m.Acked, r.Signed, ts(r.CreatedAt)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("put message %s with receipt: %w", m.ID, err)
+	}
+	return n == 1, nil
+}
+
 const messageCols = `seq, id, agent_id, slot, iccid, coalesce(rental_id, ''), lease_seq, recipient_key,
 	received_at, stored_at, signed, delivered, acked, deleted`
 

@@ -736,6 +736,53 @@ func (s *Store) PutMessage(ctx context.Context, m hub.Message) (bool, error) {
 	return n == 1, nil
 }
 
+// PutMessageReceipt implements hub.Store: both inserts in one transaction (one commit).
+func (s *Store) PutMessageReceipt(ctx context.Context, m hub.Message, r hub.Receipt) (bool, error) {
+	if err := m.Validate(); err != nil {
+		return false, err
+	}
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	if r.MessageID != m.ID {
+		return false, &hub.InvalidError{Record: "receipt", Field: "MessageID", Reason: "not the message's id"}
+	}
+	if m.StoredAt.IsZero() {
+		m.StoredAt = time.Now()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = m.StoredAt
+	}
+	var rental any
+	if m.RentalID != "" {
+		rental = m.RentalID
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("put message %s with receipt: %w", m.ID, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (id, agent_id, slot, iccid, rental_id,
+		lease_seq, recipient_key, received_at, stored_at, signed, delivered, acked)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		m.ID, m.AgentID, m.Slot, m.ICCID, rental, int64(m.LeaseSeq), m.RecipientKey,
+		micros(hub.StoreTime(m.ReceivedAt)), micros(hub.StoreTime(m.StoredAt)), m.Signed, m.Delivered, m.Acked)
+	if err != nil {
+		return false, fmt.Errorf("put message %s with receipt: %w", m.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err // already stored: nothing written
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO receipts(message_id, signed, created_at) VALUES (?, ?, ?)
+		ON CONFLICT(message_id) DO NOTHING`, r.MessageID, r.Signed, micros(hub.StoreTime(r.CreatedAt))); err != nil {
+		return false, fmt.Errorf("put message %s with receipt: %w", m.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("put message %s with receipt: commit: %w", m.ID, err)
+	}
+	return true, nil
+}
+
 const messageCols = `seq, id, agent_id, slot, iccid, coalesce(rental_id, ''), lease_seq, recipient_key,
 	received_at, stored_at, signed, delivered, acked, deleted`
 

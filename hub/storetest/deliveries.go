@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -85,5 +86,48 @@ func testMissingDeliveries(t *testing.T, s hub.Store) {
 	}
 	if got, _, err := s.ListMissingDeliveries(ctx, 0, 100); err != nil || str(got) != "[w-rental/m-1 w-all/m-2 w-late/m-2]" {
 		t.Errorf("ListMissingDeliveries after two deliveries: got %s, %v; want [w-rental/m-1 w-all/m-2 w-late/m-2]", str(got), err)
+	}
+}
+
+// testPutMessageReceipt: message and receipt are stored together once; a redelivery writes
+// neither, and a receipt for another message is refused before anything is written.
+func testPutMessageReceipt(t *testing.T, s hub.Store) {
+	a := mustAgent(t, s, "with-receipt")
+	m := message("m-with-receipt", a.ID, "", key("seal:r"))
+	r := hub.Receipt{MessageID: m.ID, Signed: []byte("first receipt"), CreatedAt: base}
+	var inv *hub.InvalidError
+	if _, err := s.PutMessageReceipt(ctx, m, hub.Receipt{MessageID: "other", Signed: []byte("x"), CreatedAt: base}); !errors.As(err, &inv) {
+		t.Fatalf("PutMessageReceipt with another message's receipt: got %v, want an InvalidError", err)
+	}
+	if _, err := s.GetMessage(ctx, m.ID); !errors.Is(err, hub.ErrNotFound) {
+		t.Fatalf("message after a refused PutMessageReceipt: got %v, want hub.ErrNotFound", err)
+	}
+	for i, want := range []bool{true, false} {
+		rr := r
+		if i > 0 {
+			rr.Signed = []byte("second receipt")
+		}
+		stored, err := s.PutMessageReceipt(ctx, m, rr)
+		if err != nil || stored != want {
+			t.Fatalf("PutMessageReceipt call %d: got %v, %v; want %v", i+1, stored, err, want)
+		}
+	}
+	got, err := s.GetReceipt(ctx, m.ID)
+	if err != nil || string(got.Signed) != "first receipt" || !got.CreatedAt.Equal(hub.StoreTime(base)) {
+		t.Errorf("GetReceipt: got %q at %v, %v; want the first receipt at %v", got.Signed, got.CreatedAt, err, hub.StoreTime(base))
+	}
+	if gm, err := s.GetMessage(ctx, m.ID); err != nil || string(gm.Signed) != string(m.Signed) {
+		t.Errorf("GetMessage: got %q, %v; want the stored message", gm.Signed, err)
+	}
+	// A message stored alone is not stored again with a receipt.
+	alone := message("m-alone", a.ID, "", key("seal:r"))
+	if _, err := s.PutMessage(ctx, alone); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.PutMessageReceipt(ctx, alone, hub.Receipt{MessageID: alone.ID, Signed: []byte("late"), CreatedAt: base}); err != nil || stored {
+		t.Errorf("PutMessageReceipt of a stored message: got %v, %v; want false, nil", stored, err)
+	}
+	if _, err := s.GetReceipt(ctx, alone.ID); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("GetReceipt after PutMessageReceipt of a stored message: got %v, want hub.ErrNotFound (nothing written)", err)
 	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"IssuedLeases", testIssuedLeases},
 		{"PutMessageOnce", testPutMessageOnce},
 		{"PutMessageConcurrent", testPutMessageConcurrent},
+		{"PutMessageReceipt", testPutMessageReceipt},
 		{"ListMessagesCursor", testListMessagesCursor},
 		{"ListMessagesConcurrentWriters", testListMessagesConcurrentWriters},
 		{"MessageFlags", testMessageFlags},
@@ -707,7 +708,15 @@ func testListMessagesConcurrentWriters(t *testing.T, s hub.Store) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := s.PutMessage(ctx, message(fmt.Sprintf("live-%d-%d", w, i), a.ID, "", rcpt)); err != nil {
+				// Half the writers store message and receipt together, as ingest does.
+				m := message(fmt.Sprintf("live-%d-%d", w, i), a.ID, "", rcpt)
+				var err error
+				if w%2 == 1 {
+					_, err = s.PutMessageReceipt(ctx, m, hub.Receipt{MessageID: m.ID, Signed: []byte("receipt of " + m.ID), CreatedAt: base})
+				} else {
+					_, err = s.PutMessage(ctx, m)
+				}
+				if err != nil {
 					errs <- err
 					return
 				}
