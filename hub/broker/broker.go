@@ -221,7 +221,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return false
 	case user == h.hubUser:
 		if CheckPassword(h.hubHash, pass) {
-			return true
+			return h.willAllowed(cl, pk, HubMayUse)
 		}
 		h.log.Warn("mqtt connect refused: wrong hub password", "remote", cl.Net.Remote)
 		return false
@@ -237,7 +237,19 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.log.Warn("mqtt connect refused: unknown agent or wrong password", "agent", user, "remote", cl.Net.Remote)
 		return false
 	}
-	return true
+	return h.willAllowed(cl, pk, func(topic string) bool { return AgentMayUse(user, topic) })
+}
+
+// willAllowed refuses a connection whose last will names a topic the client may not publish to.
+// Mochi publishes (and retains) a will without an ACL check, so without this an agent could
+// overwrite another agent's retained lease through its will; Mosquitto refuses such a CONNECT too.
+func (h *authHook) willAllowed(cl *mqtt.Client, pk packets.Packet, may func(topic string) bool) bool {
+	if !pk.Connect.WillFlag || may(pk.Connect.WillTopic) && !strings.ContainsAny(pk.Connect.WillTopic, "+#") {
+		return true
+	}
+	h.log.Warn("mqtt connect refused: last will outside the client's topics", "user", string(pk.Connect.Username),
+		"remote", cl.Net.Remote)
+	return false
 }
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {

@@ -6,9 +6,13 @@ package brokertest
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +80,7 @@ func Run(t *testing.T, tg Target) {
 	t.Run("Retained", r.testRetained)
 	t.Run("PublishOutsideSubtreeDropped", r.testPublishOutside)
 	t.Run("SubscribeOutsideSubtreeRefused", r.testSubscribeOutside)
+	t.Run("WillOutsideSubtreeNeverPublished", r.testWillOutside)
 	t.Run("QoS1PersistentSession", r.testPersistentSession)
 }
 
@@ -476,4 +481,95 @@ func (r *run) testPersistentSession(t *testing.T) {
 			c.Disconnect(50)
 		}
 	})
+}
+
+// rawWillConnect connects as agent a over a raw MQTT 3.1.1 connection with a retained QoS 1
+// last will of payload on willTopic, then drops the connection without DISCONNECT, so a broker
+// that accepted the will publishes it. It reports whether the broker accepted the connection.
+func (r *run) rawWillConnect(t *testing.T, url string, a Agent, willTopic, payload string) bool {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn net.Conn
+	if u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts" {
+		conn, err = tls.DialWithDialer(&net.Dialer{Timeout: wait}, "tcp", u.Host, r.TLS)
+	} else {
+		conn, err = net.DialTimeout("tcp", u.Host, wait)
+	}
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	defer conn.Close()
+	str := func(b []byte, s string) []byte { return append(binary.BigEndian.AppendUint16(b, uint16(len(s))), s...) }
+	body := str(nil, "MQTT")
+	// level 4; flags: username, password, will retain, will QoS 1, will, clean session
+	body = append(body, 4, 0x80|0x40|0x20|0x08|0x04|0x02, 0, 60)
+	for _, f := range []string{a.ID, willTopic, payload, a.ID, a.Password} {
+		body = str(body, f)
+	}
+	pkt := []byte{0x10}
+	for n := len(body); ; {
+		b := byte(n % 128)
+		if n /= 128; n > 0 {
+			pkt = append(pkt, b|0x80)
+			continue
+		}
+		pkt = append(pkt, b)
+		break
+	}
+	conn.SetDeadline(time.Now().Add(wait))
+	if _, err := conn.Write(append(pkt, body...)); err != nil {
+		t.Fatalf("write CONNECT: %v", err)
+	}
+	var ack [4]byte
+	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		return false // closed without CONNACK: refused
+	}
+	if ack[0] != 0x20 || ack[3] != 0 {
+		return false
+	}
+	// Let the broker finish setting up the session before the connection drops.
+	time.Sleep(100 * time.Millisecond)
+	return true
+}
+
+// An agent must not reach another agent's subtree through its last will: a broker either
+// refuses the connection (Mosquitto checks the will topic against the ACL) or never publishes
+// the will. A will on the agent's own subtree is published (the check that the drop below
+// really fires wills).
+func (r *run) testWillOutside(t *testing.T) {
+	a, b := r.Agents[0], r.Agents[1]
+	h := r.hub(t, "will")
+	got := newCollector()
+	if !subscribe(t, h, "ness/v1/#", got.handle) {
+		t.Fatalf("hub subscribe ness/v1/# refused")
+	}
+	forged := "forged will " + r.id
+	for _, topic := range []string{r.topic(b.ID, "lease"), "ness/v1/hub/" + r.id} {
+		t.Cleanup(func() { h.Publish(topic, 1, true, "").WaitTimeout(wait) })
+		r.rawWillConnect(t, r.AgentURL, a, topic, forged)
+	}
+	own := r.topic(a.ID, "status")
+	t.Cleanup(func() { h.Publish(own, 1, true, "").WaitTimeout(wait) })
+	if !r.rawWillConnect(t, r.AgentURL, a, own, "own will "+r.id) {
+		t.Fatalf("agent connect with a will on its own subtree: refused, want accepted")
+	}
+	for {
+		m := got.expect(t, "the agent's own will at the hub")
+		if string(m.Payload()) == forged {
+			t.Errorf("hub received agent %s's will on %q, outside its subtree", a.ID, m.Topic())
+		}
+		if string(m.Payload()) == "own will "+r.id {
+			break
+		}
+	}
+	got.none(t, "hub after forged wills", func(m paho.Message) bool { return string(m.Payload()) == forged })
+	// Nothing retained either, for a subscriber that comes later.
+	late := newCollector()
+	if !subscribe(t, r.hub(t, "will-late"), "ness/v1/#", late.handle) {
+		t.Fatalf("hub subscribe ness/v1/# refused")
+	}
+	late.none(t, "retained forged wills", func(m paho.Message) bool { return string(m.Payload()) == forged })
 }
