@@ -125,6 +125,28 @@ func agentEnv(v map[string]string) []string {
 	return out
 }
 
+// BootCert is where a provider may put the agent certificate from any computer. When the env
+// file names no NESS_AGENT_CERT and this file exists, the agent is pointed at it: enrolling a
+// board is copying agent.cert to the boot partition and adding NESS_AGENT_HUB_KEY and
+// NESS_AGENT_MQTT_PASSWORD to ness-agent.env.
+const BootCert = "/boot/agent.cert"
+
+// withBootCert adds NESS_AGENT_CERT=BootCert to env (sorted, as agentEnv returns it) when the env
+// has no NESS_AGENT_CERT and the file exists.
+func withBootCert(env []string, exists bool) []string {
+	if !exists {
+		return env
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "NESS_AGENT_CERT=") {
+			return env
+		}
+	}
+	out := append(append([]string(nil), env...), "NESS_AGENT_CERT="+BootCert)
+	sort.Strings(out)
+	return out
+}
+
 // clockFloor is the earliest the clock may be at boot: the newest of the image's build time and
 // the last time saved on /perm. A board without a battery-backed clock boots in 1970; certificates,
 // leases and receipts all need a time that is at least not in the past.

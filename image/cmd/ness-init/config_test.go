@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"sort"
 	"testing"
 	"time"
 )
@@ -83,5 +84,39 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := b.next(2 * time.Minute); d != time.Second {
 		t.Errorf("backoff after a long run: got %v, want 1s", d)
+	}
+}
+
+func TestWithBootCert(t *testing.T) {
+	base := agentEnv(map[string]string{"NESS_AGENT_BOARD": "usb-generic"})
+	tests := []struct {
+		name   string
+		env    []string
+		exists bool
+		want   string // the NESS_AGENT_CERT entry, "" for none
+	}{
+		{"no file", base, false, ""},
+		{"file on the boot partition", base, true, "NESS_AGENT_CERT=/boot/agent.cert"},
+		{"env file names its own", agentEnv(map[string]string{"NESS_AGENT_CERT": "/perm/c.json"}), true, "NESS_AGENT_CERT=/perm/c.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := withBootCert(tt.env, tt.exists)
+			var cert []string
+			for _, kv := range got {
+				if len(kv) > 16 && kv[:16] == "NESS_AGENT_CERT=" {
+					cert = append(cert, kv)
+				}
+			}
+			switch {
+			case tt.want == "" && len(cert) != 0:
+				t.Errorf("got %q, want no NESS_AGENT_CERT", got)
+			case tt.want != "" && (len(cert) != 1 || cert[0] != tt.want):
+				t.Errorf("got %q, want exactly %s", got, tt.want)
+			}
+			if !sort.StringsAreSorted(got) {
+				t.Errorf("got %q, want it sorted", got)
+			}
+		})
 	}
 }

@@ -187,7 +187,8 @@ func main() {
 	}
 
 	// Enrolment request, then the agent.
-	env := agentEnv(vars)
+	_, certErr := os.Stat(BootCert)
+	env := withBootCert(agentEnv(vars), certErr == nil)
 	enroll(rp, env, st)
 	go writeBootStatus(st)
 	superviseAgent(rp, env, st, upd)
