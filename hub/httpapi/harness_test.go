@@ -79,7 +79,7 @@ func startEnv(t testing.TB, b backend, mod func(*httpapi.Config)) *env {
 	}
 	origin := "http://" + ln.Addr().String()
 	cfg := httpapi.Config{Store: h.Store, Leases: h.Leases, Notify: n, Origin: origin,
-		AllowHTTPWebhooks: true, WebhookBackoff: 20 * time.Millisecond, WebhookPollEvery: 10 * time.Millisecond,
+		AllowHTTPWebhooks: true, AllowPrivateWebhooks: true, WebhookBackoff: 20 * time.Millisecond, WebhookPollEvery: 10 * time.Millisecond,
 		WebhookAttempts: 3, IPRate: -1, TokenRate: -1}
 	if mod != nil {
 		mod(&cfg)

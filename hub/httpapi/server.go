@@ -70,15 +70,20 @@ type Config struct {
 	IPRate, TokenRate   rate.Limit
 	IPBurst, TokenBurst int
 
-	// Webhook delivery: the HTTP client (default: 10s timeout), how many attempts before a
-	// delivery is dead (default 8), the first retry delay, doubled each time (default 2s,
-	// capped at 1h). AllowHTTPWebhooks permits http:// URLs (tests, loopback); otherwise https only.
-	WebhookClient      *http.Client
-	WebhookAttempts    int
-	WebhookBackoff     time.Duration
-	AllowHTTPWebhooks  bool
-	WebhookPollEvery   time.Duration // how often due retries are looked for; default 1s
-	StreamPollInterval time.Duration // a stream re-reads its cursor this often without events; default 15s
+	// Webhook delivery: the HTTP client (default: 10s timeout, no redirects, connects only to
+	// public addresses unless AllowPrivateWebhooks), how many attempts before a delivery is dead
+	// (default 8), the first retry delay, doubled each time (default 2s, capped at 1h).
+	// AllowHTTPWebhooks permits http:// URLs; otherwise https only. AllowPrivateWebhooks permits
+	// receivers on loopback, private, link-local and other non-public addresses; otherwise such
+	// URLs are refused and connections to such addresses are never made (no SSRF into the hub's
+	// network). Both are development settings (tests, a receiver on this machine).
+	WebhookClient        *http.Client
+	WebhookAttempts      int
+	WebhookBackoff       time.Duration
+	AllowHTTPWebhooks    bool
+	AllowPrivateWebhooks bool
+	WebhookPollEvery     time.Duration // how often due retries are looked for; default 1s
+	StreamPollInterval   time.Duration // a stream re-reads its cursor this often without events; default 15s
 }
 
 // Server serves the API. Create it with New, mount Handler, and call Run for live delivery.
@@ -137,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.WebhookAttempts = 8
 	}
 	if cfg.WebhookClient == nil {
-		cfg.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.WebhookClient = newWebhookClient(cfg.AllowPrivateWebhooks)
 	}
 	if cfg.IPRate == 0 {
 		cfg.IPRate, cfg.IPBurst = 50, 100

@@ -11,11 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ness-network/ness-sms/hub"
@@ -101,6 +104,11 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p princip
 	}
 	if strings.HasPrefix(q.URL, "http://") && !s.cfg.AllowHTTPWebhooks {
 		return fieldError("url", "this hub delivers to https:// URLs only")
+	}
+	if !s.cfg.AllowPrivateWebhooks {
+		if err := checkPublicHost(q.URL); err != nil {
+			return fieldError("url", "%v", err)
+		}
 	}
 	if q.Rental != "" {
 		if _, err := s.ownRental(r, p, q.Rental); err != nil {
@@ -456,4 +464,74 @@ func (s *Server) post(ctx context.Context, h hub.Webhook, messageID string) (int
 		return resp.StatusCode, fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return resp.StatusCode, nil
+}
+
+// newWebhookClient is the default webhook client: a 10 s timeout, no redirects (a receiver
+// answering 3xx is a failed attempt), no proxy from the environment, and unless allowPrivate a
+// dialer that connects to public addresses only. The check is on the address actually dialled,
+// after name resolution, so a name that resolves to an internal address later is refused too.
+func newWebhookClient(allowPrivate bool) *http.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("webhook: dial %s: %w", address, err)
+			}
+			if !publicAddr(ap.Addr()) {
+				return fmt.Errorf("webhook: %s is not a public address; receivers on loopback or private networks are refused", ap.Addr())
+			}
+			return nil
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = d.DialContext
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// nonPublic are special-purpose ranges beyond those netip.Addr's predicates cover.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+}
+
+// publicAddr reports whether a is a globally routable unicast address.
+func publicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPublicHost refuses a webhook URL whose host is an IP literal outside the public
+// internet, or localhost; names are checked again when delivery dials them.
+func checkPublicHost(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("%s is this machine; this hub delivers to public addresses only", host)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && !publicAddr(a) {
+		return fmt.Errorf("%s is not a public address; this hub delivers to public addresses only", host)
+	}
+	return nil
 }

@@ -74,7 +74,7 @@ func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, leases *lease.Issu
 		chain = &emercoin.RegTest
 	}
 	api, err := httpapi.New(httpapi.Config{Store: store, Notify: n, Origin: c.Origin, Emercoin: chain,
-		Leases: leases, Proofs: proofs, Log: log.With("component", "httpapi")})
+		Leases: leases, Proofs: proofs, AllowPrivateWebhooks: c.WebhookAllowPrivate, Log: log.With("component", "httpapi")})
 	if err != nil {
 		return nil, err
 	}

@@ -50,26 +50,27 @@ const EnvPrefix = "NESS_HUB"
 
 // Config is the hub's configuration.
 type Config struct {
-	DataDir      string `envconfig:"DATA_DIR" desc:"data directory (SQLite file, hub key); default $XDG_DATA_HOME/ness-hub when XDG_DATA_HOME is set, else ./ness-hub-data"`
-	DB           string `envconfig:"DB" desc:"database: empty = SQLite in the data directory; postgres://… = PostgreSQL"`
-	MQTTURL      string `envconfig:"MQTT_URL" desc:"external broker (tcp://host:port or ssl://host:port); empty = run the embedded broker"`
-	MQTTListen   string `envconfig:"MQTT_LISTEN" default:"127.0.0.1:1883" desc:"address of the embedded broker"`
-	MQTTTLSCert  string `envconfig:"MQTT_TLS_CERT" desc:"embedded broker: PEM certificate file; with MQTT_TLS_KEY the listener is TLS"`
-	MQTTTLSKey   string `envconfig:"MQTT_TLS_KEY" desc:"embedded broker: PEM key file"`
-	MQTTUsername string `envconfig:"MQTT_USERNAME" default:"ness-hub" desc:"hub's username at the external broker"`
-	MQTTPassword string `envconfig:"MQTT_PASSWORD" desc:"hub's password at the external broker (embedded broker: a random one per start)"`
-	MQTTCA       string `envconfig:"MQTT_CA" desc:"PEM CA file to verify an ssl:// external broker; empty = system roots"`
-	MQTTClientID string `envconfig:"MQTT_CLIENT_ID" desc:"MQTT client id of this instance (its persistent session); default ness-hub-<hostname>"`
-	MQTTShare    string `envconfig:"MQTT_SHARE" desc:"shared subscription group: several hubs with the same group split agents' messages ($share/<group>/…)"`
-	HTTPAddr     string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"HTTP(S) address for the API (/v1/), /metrics and /healthz"`
-	TLSCert      string `envconfig:"TLS_CERT" desc:"PEM certificate file for HTTPS (ness-hub dev-cert makes one); empty = plain HTTP, loopback only"`
-	TLSKey       string `envconfig:"TLS_KEY" desc:"PEM key file for HTTPS"`
-	AllowPlain   bool   `envconfig:"ALLOW_PLAIN_HTTP" desc:"serve plain HTTP on a non-loopback address (only behind a TLS proxy)"`
-	Origin       string `envconfig:"ORIGIN" desc:"the hub's origin as clients reach it (signed at sign-in); default scheme://NESS_HUB_HTTP_ADDR"`
-	EmercoinNet  string `envconfig:"EMERCOIN_NETWORK" default:"main" desc:"network of addresses that may sign in with an Emercoin signed message: main, test, regtest or off"`
-	Key          string `envconfig:"KEY" desc:"hub key file (all instances of a deployment share it); default <data dir>/hub.key, created 0600 on first start"`
-	Workers      int    `envconfig:"INGEST_WORKERS" default:"4" desc:"messages verified and stored at once"`
-	LogLevel     string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	DataDir             string `envconfig:"DATA_DIR" desc:"data directory (SQLite file, hub key); default $XDG_DATA_HOME/ness-hub when XDG_DATA_HOME is set, else ./ness-hub-data"`
+	DB                  string `envconfig:"DB" desc:"database: empty = SQLite in the data directory; postgres://… = PostgreSQL"`
+	MQTTURL             string `envconfig:"MQTT_URL" desc:"external broker (tcp://host:port or ssl://host:port); empty = run the embedded broker"`
+	MQTTListen          string `envconfig:"MQTT_LISTEN" default:"127.0.0.1:1883" desc:"address of the embedded broker"`
+	MQTTTLSCert         string `envconfig:"MQTT_TLS_CERT" desc:"embedded broker: PEM certificate file; with MQTT_TLS_KEY the listener is TLS"`
+	MQTTTLSKey          string `envconfig:"MQTT_TLS_KEY" desc:"embedded broker: PEM key file"`
+	MQTTUsername        string `envconfig:"MQTT_USERNAME" default:"ness-hub" desc:"hub's username at the external broker"`
+	MQTTPassword        string `envconfig:"MQTT_PASSWORD" desc:"hub's password at the external broker (embedded broker: a random one per start)"`
+	MQTTCA              string `envconfig:"MQTT_CA" desc:"PEM CA file to verify an ssl:// external broker; empty = system roots"`
+	MQTTClientID        string `envconfig:"MQTT_CLIENT_ID" desc:"MQTT client id of this instance (its persistent session); default ness-hub-<hostname>"`
+	MQTTShare           string `envconfig:"MQTT_SHARE" desc:"shared subscription group: several hubs with the same group split agents' messages ($share/<group>/…)"`
+	HTTPAddr            string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"HTTP(S) address for the API (/v1/), /metrics and /healthz"`
+	TLSCert             string `envconfig:"TLS_CERT" desc:"PEM certificate file for HTTPS (ness-hub dev-cert makes one); empty = plain HTTP, loopback only"`
+	TLSKey              string `envconfig:"TLS_KEY" desc:"PEM key file for HTTPS"`
+	AllowPlain          bool   `envconfig:"ALLOW_PLAIN_HTTP" desc:"serve plain HTTP on a non-loopback address (only behind a TLS proxy)"`
+	WebhookAllowPrivate bool   `envconfig:"WEBHOOK_ALLOW_PRIVATE" desc:"deliver webhooks to loopback and private-network addresses too (development; default: public addresses only)"`
+	Origin              string `envconfig:"ORIGIN" desc:"the hub's origin as clients reach it (signed at sign-in); default scheme://NESS_HUB_HTTP_ADDR"`
+	EmercoinNet         string `envconfig:"EMERCOIN_NETWORK" default:"main" desc:"network of addresses that may sign in with an Emercoin signed message: main, test, regtest or off"`
+	Key                 string `envconfig:"KEY" desc:"hub key file (all instances of a deployment share it); default <data dir>/hub.key, created 0600 on first start"`
+	Workers             int    `envconfig:"INGEST_WORKERS" default:"4" desc:"messages verified and stored at once"`
+	LogLevel            string `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 func main() {
