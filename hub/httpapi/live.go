@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -120,6 +121,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) err
 	tick := time.NewTicker(s.cfg.StreamPollInterval)
 	defer tick.Stop()
 	for {
+		// The token is checked again before every read: a stream outlives requests, and revoking
+		// or expiring its token must end it too.
+		if _, err := s.cfg.Store.GetToken(ctx, p.tokenHash, s.cfg.Now()); err != nil {
+			if errors.Is(err, hub.ErrNotFound) {
+				c.Close(websocket.StatusPolicyViolation, "token revoked or expired; sign in again")
+			} else if ctx.Err() == nil {
+				s.log.Error("stream: check token", "err", err)
+				c.Close(websocket.StatusInternalError, "store error")
+			}
+			return nil
+		}
 		ms, err := s.cfg.Store.ListMessages(ctx, hub.MessageQuery{Renter: p.account, After: after, Limit: hub.DefaultListLimit})
 		if err != nil {
 			if ctx.Err() == nil {
