@@ -183,7 +183,13 @@ func startNetwork(t testing.TB, slots, renters int, webhooks bool) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("NESS_E2E_KEEP") == "1" {
+			t.Logf("NESS_E2E_KEEP=1: logs and data kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	bin := binaries(t)
 	pg := startPostgres(t)
 	mq := startMosquitto(t, dir)
@@ -488,10 +494,15 @@ func TestE2E(t *testing.T) {
 			t.Errorf("%s is not running at the end:\n%s", p.name, p.tail(3000))
 		}
 	}
-	deadline := time.Now().Add(5 * time.Minute)
+	// Up to 5 minutes for the rest (the agent republishes unreceipted SMS, webhooks retry), but
+	// not more than 2 minutes without progress.
+	deadline, lastDel, lastProgress := time.Now().Add(5*time.Minute), -1, time.Now()
 	for {
 		inj, del = led.counts()
-		if del >= inj || time.Now().After(deadline) {
+		if del != lastDel {
+			lastDel, lastProgress = del, time.Now()
+		}
+		if del >= inj || time.Now().After(deadline) || time.Since(lastProgress) > 2*time.Minute {
 			break
 		}
 		t.Logf("%6.1fs waiting: %d of %d delivered", time.Since(start).Seconds(), del, inj)
