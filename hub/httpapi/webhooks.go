@@ -38,6 +38,10 @@ const (
 	maxBackoff    = time.Hour
 )
 
+// MaxWebhookAttempts is how many webhook deliveries one hub instance attempts at once, in the
+// live worker and in the retry loop each.
+const MaxWebhookAttempts = 16
+
 // WebhookRequest is the body of POST /v1/webhooks.
 type WebhookRequest struct {
 	URL    string `json:"url"`
@@ -259,7 +263,7 @@ type hookJob struct {
 // first attempt. CreateDelivery is unique per (webhook, message), so of several hub instances
 // hearing the same event one delivers.
 func (s *Server) webhookWorker(ctx context.Context, jobs <-chan hookJob) {
-	sem := make(chan struct{}, 16)
+	sem := make(chan struct{}, MaxWebhookAttempts)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -318,21 +322,28 @@ func (s *Server) retryLoop(ctx context.Context) {
 			due = nil // the caught-up ones are still attempted
 		}
 		var wg sync.WaitGroup
-		for _, c := range caught {
+		// A backlog is sent MaxWebhookAttempts at a time. A slot is taken before the delivery's
+		// lease is (re)taken, so the lease covers the attempt however long the slot took.
+		sem := make(chan struct{}, MaxWebhookAttempts)
+		start := func(h hub.Webhook, d hub.Delivery) {
+			sem <- struct{}{}
+			d.NextAttempt, d.UpdatedAt = s.cfg.Now().Add(deliveryLease), s.cfg.Now()
+			if err := s.cfg.Store.UpdateDelivery(ctx, d); err != nil {
+				<-sem
+				return
+			}
 			wg.Add(1)
-			go func() { defer wg.Done(); s.attempt(ctx, c.hook, c.d) }()
+			go func() { defer func() { <-sem; wg.Done() }(); s.attempt(ctx, h, d) }()
+		}
+		for _, c := range caught {
+			start(c.hook, c.d)
 		}
 		for _, d := range due {
 			h, err := s.cfg.Store.GetWebhook(ctx, d.WebhookID)
 			if err != nil {
 				continue // deleted meanwhile
 			}
-			d.NextAttempt, d.UpdatedAt = s.cfg.Now().Add(deliveryLease), s.cfg.Now()
-			if err := s.cfg.Store.UpdateDelivery(ctx, d); err != nil {
-				continue
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); s.attempt(ctx, h, d) }()
+			start(h, d)
 		}
 		wg.Wait()
 	}
