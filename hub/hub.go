@@ -302,6 +302,11 @@ type Store interface {
 	CreateDelivery(ctx context.Context, d Delivery) (created bool, err error)
 	// UpdateDelivery replaces state, attempts, times and last result of an existing delivery.
 	UpdateDelivery(ctx context.Context, d Delivery) error
+	// ClaimDelivery takes the pending delivery (d's webhook and message) for one attempt: it
+	// sets NextAttempt to until only when the delivery is still pending with NextAttempt prev
+	// (as the caller listed or last claimed it), and reports whether it did. Of several hub
+	// instances that listed the same due delivery, one gets it.
+	ClaimDelivery(ctx context.Context, d Delivery, prev, until time.Time) (bool, error)
 	// ListDeliveries returns deliveries ordered by NextAttempt, WebhookID, MessageID.
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
 	// ListMissingDeliveries returns, ordered by message Seq then webhook ID, at most limit

@@ -327,8 +327,14 @@ func (s *Server) retryLoop(ctx context.Context) {
 		sem := make(chan struct{}, MaxWebhookAttempts)
 		start := func(h hub.Webhook, d hub.Delivery) {
 			sem <- struct{}{}
+			// Claimed only as listed: another instance that listed it too, or finished it
+			// meanwhile, keeps it.
+			prev := d.NextAttempt
 			d.NextAttempt, d.UpdatedAt = s.cfg.Now().Add(deliveryLease), s.cfg.Now()
-			if err := s.cfg.Store.UpdateDelivery(ctx, d); err != nil {
+			if ok, err := s.cfg.Store.ClaimDelivery(ctx, d, prev, d.NextAttempt); !ok || err != nil {
+				if err != nil && ctx.Err() == nil {
+					s.log.Warn("webhooks: claim delivery", "webhook", d.WebhookID, "message", d.MessageID, "err", err)
+				}
 				<-sem
 				return
 			}

@@ -184,6 +184,25 @@ func (s *Store) UpdateDelivery(ctx context.Context, d hub.Delivery) error {
 	return nil
 }
 
+// updatedAt is d.UpdatedAt, or now when it is zero.
+func updatedAt(d hub.Delivery) time.Time {
+	if d.UpdatedAt.IsZero() {
+		return time.Now()
+	}
+	return d.UpdatedAt
+}
+
+// ClaimDelivery implements hub.Store: one conditional UPDATE; UpdatedAt is d.UpdatedAt (now when zero).
+func (s *Store) ClaimDelivery(ctx context.Context, d hub.Delivery, prev, until time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET next_attempt = $1, updated_at = $2
+		WHERE webhook_id = $3 AND message_id = $4 AND state = $5 AND next_attempt = $6`,
+		ts(until), ts(updatedAt(d)), d.WebhookID, d.MessageID, string(hub.DeliveryPending), ts(prev))
+	if err != nil {
+		return false, fmt.Errorf("claim delivery %s/%s: %w", d.WebhookID, d.MessageID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // ListDeliveries implements hub.Store.
 func (s *Store) ListDeliveries(ctx context.Context, q hub.DeliveryQuery) ([]hub.Delivery, error) {
 	var args []any

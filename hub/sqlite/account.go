@@ -223,6 +223,30 @@ func (s *Store) UpdateDelivery(ctx context.Context, d hub.Delivery) error {
 	return nil
 }
 
+// updatedAt is d.UpdatedAt, or now when it is zero.
+func updatedAt(d hub.Delivery) time.Time {
+	if d.UpdatedAt.IsZero() {
+		return time.Now()
+	}
+	return d.UpdatedAt
+}
+
+// ClaimDelivery implements hub.Store: one conditional UPDATE; UpdatedAt is d.UpdatedAt (now when zero).
+func (s *Store) ClaimDelivery(ctx context.Context, d hub.Delivery, prev, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET next_attempt = ?, updated_at = ?
+		WHERE webhook_id = ? AND message_id = ? AND state = ? AND next_attempt = ?`,
+		micros(hub.StoreTime(until)), micros(hub.StoreTime(updatedAt(d))), d.WebhookID, d.MessageID,
+		string(hub.DeliveryPending), micros(hub.StoreTime(prev)))
+	if err != nil {
+		return false, fmt.Errorf("claim delivery %s/%s: %w", d.WebhookID, d.MessageID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim delivery %s/%s: %w", d.WebhookID, d.MessageID, err)
+	}
+	return n == 1, nil
+}
+
 // ListDeliveries implements hub.Store.
 func (s *Store) ListDeliveries(ctx context.Context, q hub.DeliveryQuery) ([]hub.Delivery, error) {
 	where, args := []string{"1 = 1"}, []any{}

@@ -131,3 +131,49 @@ func testPutMessageReceipt(t *testing.T, s hub.Store) {
 		t.Errorf("GetReceipt after PutMessageReceipt of a stored message: got %v, want hub.ErrNotFound (nothing written)", err)
 	}
 }
+
+// testClaimDelivery: ClaimDelivery takes a pending delivery for one attempt only when it is as
+// the caller listed it, so of two hub instances that listed the same due delivery one attempts
+// it, and a delivery another instance finished is never set pending again.
+func testClaimDelivery(t *testing.T, s hub.Store) {
+	w := hub.Webhook{ID: "wc", Owner: key("alice"), URL: "https://example.org/hook", Secret: key("s"), CreatedAt: base}
+	if err := s.PutWebhook(ctx, w); err != nil {
+		t.Fatalf("PutWebhook: %v", err)
+	}
+	listed := hub.Delivery{WebhookID: "wc", MessageID: "m1", State: hub.DeliveryPending,
+		NextAttempt: base.Add(1234567 * time.Nanosecond), CreatedAt: base, UpdatedAt: base}
+	if _, err := s.CreateDelivery(ctx, listed); err != nil {
+		t.Fatalf("CreateDelivery: %v", err)
+	}
+	lease1, lease2 := base.Add(time.Minute), base.Add(2*time.Minute)
+	for i, c := range []struct {
+		prev, until time.Time
+		want        bool
+	}{
+		{listed.NextAttempt, lease1, true},  // as listed (unrounded: the store rounds alike)
+		{listed.NextAttempt, lease2, false}, // a second instance with the same listing
+		{lease1, lease2, true},              // the holder renewing its lease
+	} {
+		got, err := s.ClaimDelivery(ctx, listed, c.prev, c.until)
+		if err != nil || got != c.want {
+			t.Errorf("ClaimDelivery call %d (prev %s): got %v, %v; want %v", i+1, c.prev.Format(time.RFC3339Nano), got, err, c.want)
+		}
+	}
+	ds, err := s.ListDeliveries(ctx, hub.DeliveryQuery{WebhookID: "wc"})
+	if err != nil || len(ds) != 1 || !ds[0].NextAttempt.Equal(hub.StoreTime(lease2)) {
+		t.Fatalf("ListDeliveries after claims: got %+v, %v; want next attempt %s", ds, err, lease2)
+	}
+	done := ds[0]
+	done.State, done.Attempts = hub.DeliveryDelivered, 1
+	if err := s.UpdateDelivery(ctx, done); err != nil {
+		t.Fatalf("UpdateDelivery: %v", err)
+	}
+	if got, err := s.ClaimDelivery(ctx, listed, lease2, base.Add(time.Hour)); err != nil || got {
+		t.Errorf("ClaimDelivery of a delivered delivery: got %v, %v; want false", got, err)
+	}
+	unknown := listed
+	unknown.MessageID = "nope"
+	if got, err := s.ClaimDelivery(ctx, unknown, listed.NextAttempt, lease1); err != nil || got {
+		t.Errorf("ClaimDelivery of an unknown delivery: got %v, %v; want false", got, err)
+	}
+}

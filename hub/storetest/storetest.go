@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) hub.Store) {
 		{"Payments", testPayments},
 		{"Webhooks", testWebhooks},
 		{"MissingDeliveries", testMissingDeliveries},
+		{"ClaimDelivery", testClaimDelivery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
