@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func startChain(ctx context.Context, c *Config, store hub.Store, key *wire.Ident
 	}
 	rt.Client = client
 	if info, err := client.GetBlockchainInfo(ctx); err != nil {
-		log.Warn("emercoin node not answering; proofs retry later", "rpc", cc.RPC, "err", err)
+		log.Warn("emercoin node not answering; proofs retry later", "rpc", redactURL(cc.RPC), "err", err)
 	} else {
 		log.Info("emercoin node", "chain", info.Chain, "blocks", info.Blocks)
 	}
@@ -200,4 +201,13 @@ func startChain(ctx context.Context, c *Config, store hub.Store, key *wire.Ident
 	}()
 	log.Info("chain ready", "hub_id", hubID, "proofs", cc.Proofs)
 	return rt, nil
+}
+
+// redactURL hides the password of a URL with credentials (http://user:pass@host) for logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -114,3 +114,23 @@ func TestUnreachableNodeIsNotFatal(t *testing.T) {
 		t.Errorf("log lacks the unreachable warning: %s", logs.String())
 	}
 }
+
+// TestRPCPasswordNotLogged: credentials written into NESS_HUB_EMC_RPC (http://user:pass@host)
+// work as basic auth, and must not reach the log.
+func TestRPCPasswordNotLogged(t *testing.T) {
+	t.Setenv("NESS_HUB_EMC_RPC", "http://ness:s3cret-rpc@127.0.0.1:1/")
+	t.Setenv("NESS_HUB_PROOFS", "false")
+	var logs bytes.Buffer
+	key, _ := wire.GenerateIdentity()
+	rt, err := startChain(context.Background(), &Config{DataDir: t.TempDir()}, nil, key, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Close()
+	if !strings.Contains(logs.String(), "not answering") {
+		t.Fatalf("log lacks the unreachable warning: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret-rpc") {
+		t.Errorf("log holds the RPC password: %s", logs.String())
+	}
+}

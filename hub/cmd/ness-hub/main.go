@@ -308,14 +308,14 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 
 	opts := ingest.ClientOptions(ingest.ClientConfig{URL: url, ClientID: c.MQTTClientID, Username: user,
 		Password: pass, TLS: tlsConf})
-	opts.SetOnConnectHandler(func(mqtt.Client) { log.Info("connected to MQTT broker", "url", url) })
+	opts.SetOnConnectHandler(func(mqtt.Client) { log.Info("connected to MQTT broker", "url", redactURL(url)) })
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { log.Warn("MQTT connection lost", "err", err) })
 	client := mqtt.NewClient(opts)
 	tok := client.Connect() // with connect retry, this returns when connected or ctx ends below
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("connect to MQTT broker %s: %w", url, err)
+			return fmt.Errorf("connect to MQTT broker %s: %w", redactURL(url), err)
 		}
 	case <-ctx.Done():
 		return nil
