@@ -106,3 +106,13 @@ image:
 
 image-test:
 	cd image && GOOS= GOARCH= $(GO) test -count=1 -timeout 20m ./...
+
+# The ness-agent .deb packages for custom boards (image/deb, docs/IMAGE.md): dist/ness-agent_<v>_{amd64,arm64,armhf}.deb.
+# deb-test builds them, checks them with dpkg-deb and systemd-analyze, installs the amd64 one here
+# (dpkg -i: root, a disposable machine), runs it against ness-modemsim and purges it.
+.PHONY: deb deb-test
+deb:
+	./image/deb.sh dist
+
+deb-test:
+	cd image && GOOS= GOARCH= $(GO) test -count=1 -tags debtest -timeout 10m -run 'TestPackages|TestDebVersion' ./deb/

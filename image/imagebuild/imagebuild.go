@@ -27,6 +27,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ness-network/ness-sms/image/agentenv"
 )
 
 // Partition layout (512-byte sectors), MBR, as gokrazy's: boot at 4 MiB, then root A, root B, /perm.
@@ -416,41 +418,9 @@ cmdline=` + cmdlineFile + `
 `
 }
 
-// EnvTemplate is ness-agent.env on the boot partition, the one file a provider edits.
-const EnvTemplate = `# NESS SMS agent settings. Edit this file on any computer (the boot partition of the SD card)
-# and put the card back in the board. Lines are NAME=value; lines starting with # are ignored.
-# Only NESS_* names are read. Every NESS_AGENT_* variable is passed to ness-agent; run
-# "ness-agent --help" for the full list.
-
-# Board profile (see board/ in the source). Empty: detected from the device tree model.
-#NESS_AGENT_BOARD=
-
-# MQTT broker of your hub, e.g. tls://hub.example.org:8883
-#NESS_AGENT_MQTT_URL=
-
-# The hub's Ed25519 public key(s), base64, comma-separated (pins the hub).
-#NESS_AGENT_HUB_KEY=
-
-# Modem serial ports when the board profile does not list them, e.g. /dev/ttyUSB2,/dev/ttyUSB6
-#NESS_AGENT_PORTS=
-
-# The agent's data directory on the persistent partition (keys, outbox). Rarely changed.
-#NESS_AGENT_DATA_DIR=/perm/ness-agent
-
-# --- Board settings read by ness-init ---
-# Host name on the network.
-#NESS_HOSTNAME=ness-agent
-# NTP servers, comma-separated, and how long to wait for one at boot (Go duration) before the
-# clock falls back to the newest of the image's build time and the last time saved on /perm.
-#NESS_NTP_SERVERS=pool.ntp.org,time.cloudflare.com
-#NESS_NTP_WAIT=20s
-# Status page (plain HTTP on the local network; shows state and the enrolment request, no logs).
-#NESS_STATUS_ADDR=:80
-# Fixed address instead of DHCP, e.g. 192.168.1.50/24 with NESS_NET_GATEWAY and NESS_NET_DNS.
-#NESS_NET_ADDRESS=
-#NESS_NET_GATEWAY=
-#NESS_NET_DNS=
-`
+// EnvTemplate is ness-agent.env on the boot partition, the one file a provider edits. It comes
+// from package agentenv, like the .deb packages' /etc/ness/agent.env, so the two cannot drift.
+var EnvTemplate = agentenv.Image()
 
 // BootReadme explains the boot partition to someone who opens it on a computer.
 const BootReadme = `NESS SMS agent - boot partition

@@ -4,6 +4,7 @@
 //	ness-image keygen -out release            (writes release.key, mode 0600, and release.pub)
 //	ness-image sign -key release.key -root dist/ness-agent-rpi-arm64.root.sqfs -out update.nessupd
 //	ness-image verify -keys dir-or-file update.nessupd
+//	ness-image deb -arch arm64 -agent ness-agent -out dist/   (the .deb for custom boards)
 //
 // SOURCE_DATE_EPOCH sets every timestamp in the image (make image passes the last commit's time).
 package main
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ness-network/ness-sms/image/deb"
 	"github.com/ness-network/ness-sms/image/imagebuild"
 	"github.com/ness-network/ness-sms/image/update"
 )
@@ -46,6 +48,8 @@ func main() {
 		err = sign(os.Args[2:])
 	case "verify":
 		err = verify(os.Args[2:])
+	case "deb":
+		err = debBuild(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 	default:
@@ -64,7 +68,8 @@ func usage() {
   ness-image keygen -out PREFIX            writes PREFIX.key (0600, keep it off the board) and PREFIX.pub
   ness-image sign   -key PREFIX.key -root ROOT.sqfs -out FILE.nessupd [-version V]
   ness-image verify -keys DIR|PUB FILE.nessupd
-environment: SOURCE_DATE_EPOCH (required for build) fixes every timestamp in the image.
+  ness-image deb    -arch amd64|arm64|armhf -agent BIN -out DIR [-version V]
+environment: SOURCE_DATE_EPOCH (required for build and deb) fixes every timestamp.
 `)
 	os.Exit(2)
 }
@@ -204,5 +209,35 @@ func verify(args []string) error {
 		return fmt.Errorf("%s: %w", filepath.Base(fs.Arg(0)), err)
 	}
 	fmt.Printf("%s: good signature; image version %s, root %d bytes, sha256 %s\n", fs.Arg(0), u.Header.ImageVersion, u.Header.RootSize, u.Header.RootSHA256)
+	return nil
+}
+
+func debBuild(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("deb", flag.ExitOnError)
+	var c deb.Config
+	fs.StringVar(&c.Arch, "arch", "", "Debian architecture: amd64, arm64 or armhf")
+	fs.StringVar(&c.AgentBin, "agent", "", "static linux ness-agent binary for that architecture")
+	fs.StringVar(&c.OutDir, "out", "dist", "directory for ness-agent_<version>_<arch>.deb")
+	fs.StringVar(&c.Version, "version", "devel", "agent version (made a valid Debian version)")
+	fs.Parse(args)
+	if c.Arch == "" || c.AgentBin == "" {
+		return errors.New("deb: -arch and -agent are required")
+	}
+	sde, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("deb: SOURCE_DATE_EPOCH: %v", err)
+	}
+	c.Epoch = time.Unix(sde, 0).UTC()
+	work, err := os.MkdirTemp("", "ness-deb-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	c.WorkDir = work
+	out, err := deb.Build(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Println(out)
 	return nil
 }
