@@ -214,9 +214,25 @@ type pgCluster struct {
 	DSN  string
 }
 
+// pgBin finds a PostgreSQL server program: on PATH, else in Debian's /usr/lib/postgresql/*/bin.
+func pgBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name); len(m) > 0 {
+		return m[len(m)-1]
+	}
+	return ""
+}
+
 func startPostgres(t testing.TB) *pgCluster {
 	t.Helper()
-	requireSystem(t, "runuser", "initdb", "pg_ctl")
+	requireSystem(t, "runuser")
+	for _, p := range []string{"initdb", "pg_ctl"} {
+		if pgBin(p) == "" {
+			t.Fatalf("%s=1 but PostgreSQL's %s is not installed: run scripts/setup (postgresql)", EnvE2E, p)
+		}
+	}
 	if u, err := user.Lookup("postgres"); err != nil {
 		t.Fatalf("no postgres user (%v): install postgresql (scripts/setup)", err)
 	} else {
@@ -237,7 +253,7 @@ func startPostgres(t testing.TB) *pgCluster {
 		t.Fatalf("mkdir %s: %v\n%s", data, err, out)
 	}
 	exec.Command("chown", "postgres:postgres", dir).Run()
-	if out, err := exec.Command("runuser", "-u", "postgres", "--", "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
+	if out, err := exec.Command("runuser", "-u", "postgres", "--", pgBin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	pg.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port)
@@ -249,7 +265,7 @@ func startPostgres(t testing.TB) *pgCluster {
 
 func (pg *pgCluster) ctl(args ...string) error {
 	data := filepath.Join(pg.dir, "data")
-	full := append([]string{"-u", "postgres", "--", "pg_ctl", "-D", data, "-l", filepath.Join(pg.dir, "pg.log"),
+	full := append([]string{"-u", "postgres", "--", pgBin("pg_ctl"), "-D", data, "-l", filepath.Join(pg.dir, "pg.log"),
 		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", pg.port, pg.dir)}, args...)
 	if out, err := exec.Command("runuser", full...).CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(pg.dir, "pg.log"))
@@ -377,7 +393,9 @@ type hubProc struct {
 func hubEnv(keyFile, dsn string, m *mosquitto, extra ...string) []string {
 	env := []string{"NESS_HUB_KEY=" + keyFile, "NESS_HUB_MQTT_URL=" + m.URL,
 		"NESS_HUB_MQTT_USERNAME=" + m.HubUser, "NESS_HUB_MQTT_PASSWORD=" + m.HubPassword,
-		"NESS_HUB_EMERCOIN_NETWORK=off", "NESS_HUB_LOG_LEVEL=" + logLevel()}
+		"NESS_HUB_EMERCOIN_NETWORK=off", "NESS_HUB_LOG_LEVEL=" + logLevel(),
+		// The renters' webhook receivers listen on loopback, which production hubs refuse (SSRF).
+		"NESS_HUB_WEBHOOK_ALLOW_PRIVATE=true"}
 	if dsn != "" {
 		env = append(env, "NESS_HUB_DB="+dsn)
 	}
