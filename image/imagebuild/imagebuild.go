@@ -428,6 +428,8 @@ const BootReadme = `NESS SMS agent - boot partition
 ness-agent.env              the settings; edit it, then put the card back in the board
 ness-enroll-request.json    written by the board after its first start: give it to your
                             provider tool ("ness provider enroll") to sign the agent certificate
+agent.cert                  put the signed certificate here (and the hub's settings in
+                            ness-agent.env): the agent then publishes to the hub
 ness-status.txt             the board's last status (time, version, root partition, agent state)
 *.nessupd                   put a signed update file here to update the board at next boot
 
