@@ -24,7 +24,7 @@ import (
 //
 //	NESS_E2E=1 go test -run '^$' -bench E2ELatency -benchtime 1x ./scripts/systest
 func BenchmarkE2ELatency(b *testing.B) {
-	requireSystem(b, "mosquitto", "runuser", "initdb", "pg_ctl")
+	requireSystem(b, "mosquitto", "runuser")
 	rates := []int{100, 1000}
 	if v := os.Getenv("NESS_BENCH_RATES"); v != "" {
 		rates = nil

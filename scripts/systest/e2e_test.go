@@ -342,7 +342,7 @@ func startNetwork(t testing.TB, slots, renters int, webhooks bool) *network {
 // NESS_E2E_SMS (default 3000) is the minimum number of SMS, NESS_E2E_RATE (default 20) the
 // injection rate per second, NESS_E2E_MOSQUITTO_DOWN (default 60) the outage in seconds.
 func TestE2E(t *testing.T) {
-	requireSystem(t, "mosquitto", "runuser", "initdb", "pg_ctl")
+	requireSystem(t, "mosquitto", "runuser")
 	minSMS := envInt(t, "NESS_E2E_SMS", 3000)
 	rate := envInt(t, "NESS_E2E_RATE", 20)
 	down := time.Duration(envInt(t, "NESS_E2E_MOSQUITTO_DOWN", 60)) * time.Second
