@@ -232,8 +232,9 @@ type Store interface {
 	// PutRental inserts the rental or replaces the one with the same ID.
 	PutRental(ctx context.Context, r Rental) error
 	GetRental(ctx context.Context, id string) (Rental, error)
-	// PutRentalExclusive is PutRental for a rental that is to be in force: it fails with
-	// ErrConflict, writing nothing, when another active rental of the same SIM overlaps r's
+	// PutRentalExclusive is PutRental for a rental that is to be in force (or a pending rental
+	// claiming the SIM while it is paid for): it fails with ErrConflict, writing nothing, when
+	// another active or pending rental of the same SIM overlaps r's
 	// [From, Until). The check and the write are one step in the database, so two hub instances
 	// renting the same number at once cannot both succeed.
 	PutRentalExclusive(ctx context.Context, r Rental) error

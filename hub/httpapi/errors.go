@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/ness-network/ness-sms/hub"
+	"github.com/ness-network/ness-sms/hub/emercoin"
+	"github.com/ness-network/ness-sms/hub/payment"
 )
 
 // Kind is what went wrong, as a client can act on it. Each kind has exactly one HTTP status
@@ -98,6 +100,25 @@ func asAPIError(err error) (*Error, bool) {
 		return &Error{Kind: KindInvalid, Field: inv.Field, Message: inv.Error()}, false
 	case errors.Is(err, hub.ErrNotFound):
 		return &Error{Kind: KindNotFound, Message: "not found"}, false
+	case errors.Is(err, emercoin.ErrWalletLocked):
+		return &Error{Kind: KindUnavailable, Message: "the hub's Emercoin wallet is locked; its operator must unlock it (walletpassphrase); retry later"}, true
+	case errors.Is(err, emercoin.ErrInsufficientFunds):
+		return &Error{Kind: KindUnavailable, Message: "the hub's Emercoin wallet has insufficient funds for the transaction; retry later"}, true
+	case errors.Is(err, emercoin.ErrUnreachable), errors.Is(err, emercoin.ErrUnauthorized), errors.Is(err, emercoin.ErrDownloading):
+		return &Error{Kind: KindUnavailable, Message: "the hub's Emercoin node is not available; retry later"}, true
+	case errors.Is(err, payment.ErrBadKey):
+		return &Error{Kind: KindInvalid, Field: "escrow_key", Message: err.Error()}, false
+	case errors.Is(err, payment.ErrBudgetExhausted):
+		return &Error{Kind: KindPaymentRequired, Message: "the rental's RANDPAY budget is exhausted"}, false
+	case errors.Is(err, payment.ErrUnknownChallenge):
+		return &Error{Kind: KindInvalid, Field: "chap", Message: "no open challenge of this rental; fetch GET /v1/rentals/{id}/randpay"}, false
+	case errors.Is(err, payment.ErrWrongChallenge), errors.Is(err, emercoin.ErrTxDecodeFailed),
+		errors.Is(err, emercoin.ErrTxRejected), errors.Is(err, emercoin.ErrMissingInputs), errors.Is(err, emercoin.ErrNoChallenge):
+		return &Error{Kind: KindInvalid, Field: "tx", Message: "payment refused: " + err.Error() + "; the SMS got a new challenge"}, false
+	case errors.Is(err, payment.ErrIncompleteSignatures), errors.Is(err, payment.ErrSpendMismatch):
+		return &Error{Kind: KindInvalid, Field: "hex", Message: err.Error()}, false
+	case errors.Is(err, payment.ErrNotFunded):
+		return &Error{Kind: KindConflict, Message: err.Error()}, false
 	case errors.Is(err, hub.ErrConflict):
 		// e.g. another hub instance rented the number at the same moment (Store.PutRentalExclusive)
 		return &Error{Kind: KindConflict, Message: "refused by the database: another request took it first (a number rented at the same moment); look again and retry"}, false

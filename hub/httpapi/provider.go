@@ -12,6 +12,7 @@ import (
 
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/ingest"
+	"github.com/ness-network/ness-sms/hub/payment"
 	"github.com/ness-network/ness-sms/wire"
 )
 
@@ -74,6 +75,9 @@ type NumberRequest struct {
 	Country  string   `json:"country"`
 	Features []string `json:"features"`
 	Prices   Prices   `json:"prices"` // EMC decimal strings
+	// EscrowKey is the provider's secp256k1 public key (33-byte compressed hex) for escrow
+	// rentals of this number; releases pay its P2PKH address. Empty: no escrow rentals.
+	EscrowKey string `json:"escrow_key,omitempty"`
 }
 
 func (q *NumberRequest) validate() error {
@@ -357,12 +361,25 @@ func (s *Server) bindNumber(w http.ResponseWriter, r *http.Request, p principal)
 	} else if !errors.Is(err, hub.ErrNotFound) {
 		return err
 	}
+	if q.EscrowKey != "" {
+		if s.cfg.Chain == nil {
+			return &Error{Kind: KindNotImplemented, Field: "escrow_key", Message: "this hub takes no escrow payments (no Emercoin node)"}
+		}
+		if err := payment.CheckKey(q.EscrowKey); err != nil {
+			return fieldError("escrow_key", "want a secp256k1 public key, 33-byte compressed hex")
+		}
+	}
 	pr, _ := q.Prices.parse("prices.")
 	n := hub.Number{E164: q.Number, ICCID: q.ICCID, AgentID: q.Agent, Country: q.Country,
 		Features: hub.NormalFeatures(q.Features), PricePerDay: pr.day, PricePerWeek: pr.week,
 		PricePerMonth: pr.month, PricePerSMS: pr.sms, UpdatedAt: s.cfg.Now()}
 	if err := s.cfg.Store.BindNumber(ctx, n); err != nil {
 		return err
+	}
+	if s.cfg.Chain != nil {
+		if err := s.cfg.Chain.Book.SetProviderKey(q.Number, q.EscrowKey); err != nil {
+			return err
+		}
 	}
 	n, err := s.cfg.Store.GetNumber(ctx, q.Number)
 	if err != nil {

@@ -50,6 +50,9 @@ type Config struct {
 	Notify Notifier
 	// Payments takes rental payments; default DevPayments (paid at once, development chain).
 	Payments Payments
+	// Chain enables the on-chain payment methods escrow and randpay (chainpay.go); nil: only
+	// dev payments, and the escrow/randpay endpoints answer 501.
+	Chain *ChainPayments
 	// Proofs serves GET /v1/messages/{id}/proof (a *chainjob.Job); nil: the route answers 501.
 	Proofs Prover
 	// Origin is this hub's web origin ("https://hub.example:8443"); sign-in signatures are over
@@ -102,6 +105,7 @@ type Server struct {
 	rentMu sync.Mutex // serialises availability check + lease of a number within this instance
 	certs  certCache
 	owners sync.Map // rental id → renter account key ([]byte)
+	chaps  openChaps
 
 	patterns []string // every route, for the OpenAPI coverage test
 }
@@ -191,6 +195,10 @@ func (s *Server) routes() {
 	s.authed("GET /v1/rentals/{id}", s.getRental)
 	s.authed("POST /v1/rentals/{id}/extend", s.extendRental)
 	s.authed("DELETE /v1/rentals/{id}", s.cancelRental)
+	s.authed("GET /v1/rentals/{id}/escrow", s.getEscrow)
+	s.authed("POST /v1/rentals/{id}/escrow/sign", s.signEscrow)
+	s.authed("GET /v1/rentals/{id}/randpay", s.getRandpay)
+	s.authed("POST /v1/rentals/{id}/randpay", s.postRandpay)
 
 	s.authed("GET /v1/messages", s.listMessages)
 	s.authed("GET /v1/messages/{id}", s.getMessage)

@@ -558,9 +558,9 @@ func (s *Store) PutRentalExclusive(ctx context.Context, r hub.Rental) (err error
 		return fmt.Errorf("put rental %s: lock SIM %s: %w", r.ID, r.ICCID, err)
 	}
 	var other string
-	err = tx.QueryRow(ctx, `SELECT id FROM rentals WHERE iccid = $1 AND status = $2 AND id <> $3
-		AND valid_from < $4 AND valid_until > $5 ORDER BY lease_seq DESC LIMIT 1`,
-		r.ICCID, string(hub.RentalActive), r.ID, ts(r.Until), ts(r.From)).Scan(&other)
+	err = tx.QueryRow(ctx, `SELECT id FROM rentals WHERE iccid = $1 AND status IN ($2, $3) AND id <> $4
+		AND valid_from < $5 AND valid_until > $6 ORDER BY lease_seq DESC LIMIT 1`,
+		r.ICCID, string(hub.RentalActive), string(hub.RentalPending), r.ID, ts(r.Until), ts(r.From)).Scan(&other)
 	switch {
 	case err == nil:
 		return fmt.Errorf("put rental %s: SIM %s is rented by rental %s: %w", r.ID, r.ICCID, other, hub.ErrConflict)

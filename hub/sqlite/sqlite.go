@@ -590,9 +590,9 @@ func (s *Store) PutRentalExclusive(ctx context.Context, r hub.Rental) error {
 	}
 	defer tx.Rollback()
 	var other string
-	err = tx.QueryRowContext(ctx, `SELECT id FROM rentals WHERE iccid = ? AND status = ? AND id <> ?
+	err = tx.QueryRowContext(ctx, `SELECT id FROM rentals WHERE iccid = ? AND status IN (?, ?) AND id <> ?
 		AND valid_from < ? AND valid_until > ? ORDER BY lease_seq DESC LIMIT 1`,
-		r.ICCID, string(hub.RentalActive), r.ID, micros(r.Until), micros(r.From)).Scan(&other)
+		r.ICCID, string(hub.RentalActive), string(hub.RentalPending), r.ID, micros(r.Until), micros(r.From)).Scan(&other)
 	switch {
 	case err == nil:
 		return fmt.Errorf("put rental %s: SIM %s is rented by rental %s: %w", r.ID, r.ICCID, other, hub.ErrConflict)

@@ -10,8 +10,8 @@ import (
 	"github.com/ness-network/ness-sms/hub"
 )
 
-// testRentalExclusive: PutRentalExclusive refuses an active rental overlapping another active
-// rental of the same SIM, and nothing else.
+// testRentalExclusive: PutRentalExclusive refuses a rental overlapping another active or
+// pending rental of the same SIM, and nothing else.
 func testRentalExclusive(t *testing.T, s hub.Store) {
 	a := mustAgent(t, s, "exclusive")
 	mustNumber(t, s, a.ID, "+4917033333333", 8)
@@ -24,6 +24,7 @@ func testRentalExclusive(t *testing.T, s hub.Store) {
 	for _, r := range []hub.Rental{
 		rental("r-ended", "+4917033333333", 8, "x", 2, base.Add(-2*day), base.Add(-day), hub.RentalEnded),
 		rental("r-pending", "+4917033333333", 8, "x", 3, base.Add(day), base.Add(2*day), hub.RentalPending),
+		rental("r-cancelled", "+4917033333333", 8, "x", 11, base.Add(10*day), base.Add(11*day), hub.RentalCancelled),
 	} {
 		if err := s.PutRental(ctx, r); err != nil {
 			t.Fatalf("PutRental(%s): %v", r.ID, err)
@@ -42,6 +43,10 @@ func testRentalExclusive(t *testing.T, s hub.Store) {
 		{"another SIM", rental("r-other", "+4917033333334", 9, "bob", 1, base, base.Add(day), hub.RentalActive), false},
 		{"the held rental extended", rental("r-held", "+4917033333333", 8, "alice", 9, base, base.Add(7*day+time.Hour), hub.RentalActive), true /* r-after now overlaps */},
 		{"the held rental ended", rental("r-held", "+4917033333333", 8, "alice", 10, base, base.Add(day), hub.RentalActive), false},
+		// a pending rental claims the SIM while it is being paid for (escrow funding, payment)
+		{"over a pending claim", rental("r-overpending", "+4917033333333", 8, "bob", 12, base.Add(day+time.Hour), base.Add(3*day), hub.RentalActive), true},
+		{"a pending claim over a pending claim", rental("r-pending2", "+4917033333333", 8, "bob", 13, base.Add(day), base.Add(2*day), hub.RentalPending), true},
+		{"over a cancelled rental", rental("r-overcancelled", "+4917033333333", 8, "bob", 14, base.Add(10*day), base.Add(11*day), hub.RentalActive), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
