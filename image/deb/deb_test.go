@@ -186,6 +186,23 @@ func install(t *testing.T, deb string) {
 		t.Logf("systemd-analyze verify %s: exit 0, no output", UnitPath)
 	}
 
+	// The udev rules parse: udevadm test reads every rules file and names each line it cannot use
+	// ("FILE:LINE: ..."). Matching them needs real modems: a board.
+	need(t, "udevadm", "udev")
+	rules, err := filepath.EvalSymlinks(UdevPath) // /usr/lib/udev/... on a merged /usr
+	if err != nil {
+		t.Fatal(err)
+	}
+	udev, _ := exec.Command("udevadm", "test", "/sys/class/tty/tty").CombinedOutput()
+	if !strings.Contains(string(udev), "Reading rules file: "+rules+"\n") {
+		t.Errorf("udevadm test did not read %s:\n%s", rules, udev)
+	}
+	for _, l := range strings.Split(string(udev), "\n") {
+		if strings.HasPrefix(l, rules+":") {
+			t.Errorf("udevadm test: %s", l)
+		}
+	}
+
 	runAgent(t)
 }
 
