@@ -59,7 +59,7 @@ func (c *Config) normalizeAPI() error {
 // mountAPI builds the HTTPS API on the hub's store, key, broker client and notifier and mounts
 // it under /v1/ on mux. Run the returned server's Run for live delivery.
 func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, leases *lease.Issuer, proofs httpapi.Prover,
-	notifier ingest.Notifier, log *slog.Logger) (*httpapi.Server, error) {
+	notifier ingest.Notifier, chainPay *httpapi.ChainPayments, log *slog.Logger) (*httpapi.Server, error) {
 	n, ok := notifier.(httpapi.Notifier)
 	if !ok {
 		return nil, fmt.Errorf("notifier %T cannot be subscribed to", notifier)
@@ -74,7 +74,7 @@ func mountAPI(mux *http.ServeMux, c *Config, store hub.Store, leases *lease.Issu
 		chain = &emercoin.RegTest
 	}
 	api, err := httpapi.New(httpapi.Config{Store: store, Notify: n, Origin: c.Origin, Emercoin: chain,
-		Leases: leases, Proofs: proofs, AllowPrivateWebhooks: c.WebhookAllowPrivate, Log: log.With("component", "httpapi")})
+		Leases: leases, Proofs: proofs, Chain: chainPay, AllowPrivateWebhooks: c.WebhookAllowPrivate, Log: log.With("component", "httpapi")})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ import (
 	"github.com/ness-network/ness-sms/hub/chainjob"
 	"github.com/ness-network/ness-sms/hub/emercoin"
 	"github.com/ness-network/ness-sms/hub/emercoin/emulator"
+	"github.com/ness-network/ness-sms/hub/httpapi"
 	"github.com/ness-network/ness-sms/hub/listing"
+	"github.com/ness-network/ness-sms/hub/payment"
 	"github.com/ness-network/ness-sms/hub/proof"
 	"github.com/ness-network/ness-sms/wire"
 )
@@ -43,15 +45,24 @@ type ChainConfig struct {
 	DNSName       string        `envconfig:"DNS_NAME" desc:"EmerDNS mirror name to publish as dns:<name> (e.g. gateway.private.ness); empty = none"`
 	DNSA          string        `envconfig:"DNS_A" desc:"EmerDNS: comma-separated IPv4 and IPv6 addresses of the mirror"`
 	DNSTXT        string        `envconfig:"DNS_TXT" desc:"EmerDNS: TXT value"`
+	FeeBps        int           `envconfig:"FEE_BPS" default:"250" desc:"hub fee on escrow releases, basis points (0-10000)"`
+	MinConf       int           `envconfig:"ESCROW_MINCONF" default:"6" desc:"confirmations before an escrow rental's lease begins"`
+	FundingWindow time.Duration `envconfig:"ESCROW_FUNDING_WINDOW" default:"1h" desc:"an escrow rental with nothing paid after this is cancelled"`
+	RandpayAmount string        `envconfig:"RANDPAY_AMOUNT" default:"1" desc:"RANDPAY challenge amount, EMC (a won challenge costs it; expected cost per SMS is amount/risk)"`
+	RandpayRisk   int           `envconfig:"RANDPAY_RISK" default:"6" desc:"RANDPAY risk: 1 in risk challenges is won"`
+	RandpayGrace  time.Duration `envconfig:"RANDPAY_GRACE" default:"10m" desc:"a RANDPAY challenge unanswered this long ends the rental"`
+	PaymentsEvery time.Duration `envconfig:"PAYMENTS_EVERY" default:"5s" desc:"how often the payment watcher checks escrow funding, rental ends and RANDPAY challenges"`
 }
 
 // chainRuntime is what startChain started; Close stops it.
 type chainRuntime struct {
-	Client *emercoin.Client
-	Job    *chainjob.Job // nil when proofs are off
-	node   *emulator.Node
-	stop   context.CancelFunc
-	done   chan struct{}
+	Client   *emercoin.Client
+	Payments *httpapi.ChainPayments // nil: no on-chain rental payments (node down at start)
+	every    time.Duration
+	Job      *chainjob.Job // nil when proofs are off
+	node     *emulator.Node
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // Close stops the proof job, the block timer and the embedded node.
@@ -159,6 +170,13 @@ func startChain(ctx context.Context, c *Config, store hub.Store, key *wire.Ident
 	} else {
 		log.Info("emercoin node", "chain", info.Chain, "blocks", info.Blocks)
 	}
+	if rt.Payments, err = chainPayments(ctx, c, &cc, client, store, log); err != nil {
+		if rt.node != nil {
+			rt.node.Close()
+		}
+		return nil, err
+	}
+	rt.every = cc.PaymentsEvery
 	if cc.Proofs {
 		rt.Job = &chainjob.Job{Store: store, Chain: client, HubID: hubID, Dir: filepath.Join(c.DataDir, "proofs"), Log: log}
 	}
@@ -210,4 +228,68 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// chainPayments builds the escrow and RANDPAY rental payments: payouts and wins go to the
+// store (GET /v1/provider/earnings) and every payment event to <data dir>/payments.jsonl; the
+// escrows' state is kept in <data dir>/payments-book.json. A node that does not answer at
+// start leaves them off (logged): rentals are then paid with dev only.
+func chainPayments(ctx context.Context, c *Config, cc *ChainConfig, client *emercoin.Client, store hub.Store, log *slog.Logger) (*httpapi.ChainPayments, error) {
+	amount, err := emercoin.ParseAmount(cc.RandpayAmount)
+	if err != nil || amount <= 0 {
+		return nil, fmt.Errorf("NESS_HUB_RANDPAY_AMOUNT %q: want a positive EMC amount", cc.RandpayAmount)
+	}
+	switch {
+	case cc.RandpayRisk < 1:
+		return nil, fmt.Errorf("NESS_HUB_RANDPAY_RISK %d: want 1 or more", cc.RandpayRisk)
+	case cc.FeeBps < 0 || cc.FeeBps > 10000:
+		return nil, fmt.Errorf("NESS_HUB_FEE_BPS %d: want 0..10000", cc.FeeBps)
+	case cc.MinConf < 1:
+		return nil, fmt.Errorf("NESS_HUB_ESCROW_MINCONF %d: want 1 or more", cc.MinConf)
+	case cc.PaymentsEvery <= 0:
+		return nil, errors.New("NESS_HUB_PAYMENTS_EVERY: want a positive duration")
+	}
+	netw := emercoin.MainNet
+	switch c.EmercoinNet {
+	case "test":
+		netw = emercoin.TestNet
+	case "regtest":
+		netw = emercoin.RegTest
+	}
+	fee := ""
+	if cc.FeeBps > 0 {
+		if fee, err = client.GetNewAddress(ctx, "ness-hub-fee", "legacy"); err != nil {
+			log.Warn("no escrow or RANDPAY rentals: the node gives no fee address; rentals are paid with dev only", "err", err)
+			return nil, nil
+		}
+	}
+	ledger := &payment.StoreLedger{Store: store, Next: &payment.FileLedger{Path: filepath.Join(c.DataDir, "payments.jsonl")},
+		Log: log.With("component", "ledger")}
+	return &httpapi.ChainPayments{
+		Escrows:       &payment.Escrows{Node: client, Network: netw, Ledger: ledger, FeeBps: cc.FeeBps, FeeAddress: fee, MinConf: cc.MinConf},
+		Payee:         &payment.Payee{Node: client, Ledger: ledger, Amount: amount, Risk: cc.RandpayRisk},
+		Book:          &payment.Book{Path: filepath.Join(c.DataDir, "payments-book.json")},
+		Network:       netw,
+		FundingWindow: cc.FundingWindow,
+		Grace:         cc.RandpayGrace,
+	}, nil
+}
+
+// watchPayments runs the API's payment watcher every rt.every until ctx ends.
+func (r *chainRuntime) watchPayments(ctx context.Context, api *httpapi.Server, log *slog.Logger) {
+	if r == nil || r.Payments == nil {
+		return
+	}
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := api.TickPayments(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("payment watcher", "err", err) // one line per tick at most
+			}
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ness-network/ness-sms/hub/payment"
 	"github.com/ness-network/ness-sms/hub/sqlite"
 	"github.com/ness-network/ness-sms/wire"
 )
@@ -132,5 +133,42 @@ func TestRPCPasswordNotLogged(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "s3cret-rpc") {
 		t.Errorf("log holds the RPC password: %s", logs.String())
+	}
+}
+
+// TestChainPaymentsWired: with the embedded chain, escrow and RANDPAY payments are on, their
+// events reach the store ledger (GET /v1/provider/earnings) through <data dir>/payments.jsonl,
+// and a bad setting is refused naming its variable.
+func TestChainPaymentsWired(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := sqlite.OpenDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	key, _ := wire.GenerateIdentity()
+	rt, err := startChain(ctx, &Config{DataDir: dir}, store, key, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	p := rt.Payments
+	if p == nil || p.Escrows.FeeBps != 250 || p.Escrows.FeeAddress == "" || p.Escrows.MinConf != 6 || p.Payee.Risk != 6 {
+		t.Fatalf("chain payments: %+v, want escrow at 250 bps with a fee address, 6 confirmations, RANDPAY risk 6", p)
+	}
+	l, ok := p.Escrows.Ledger.(*payment.StoreLedger)
+	if !ok || l.Store != store || p.Payee.Ledger != p.Escrows.Ledger {
+		t.Fatalf("ledger %T: want one *payment.StoreLedger on the hub's store for escrow and RANDPAY", p.Escrows.Ledger)
+	}
+	if err := l.Record(ctx, payment.Event{Kind: "randpay_win", Rental: "rnt_x", Chap: "1.00:6:ab", Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := payment.ReadLedger(filepath.Join(dir, "payments.jsonl")); err != nil || len(evs) != 1 {
+		t.Fatalf("payments.jsonl: %d events, %v; want the recorded one", len(evs), err)
+	}
+	t.Setenv("NESS_HUB_FEE_BPS", "10001")
+	if _, err := startChain(ctx, &Config{DataDir: t.TempDir()}, store, key, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "NESS_HUB_FEE_BPS") {
+		t.Fatalf("NESS_HUB_FEE_BPS=10001: got %v, want an error naming the variable", err)
 	}
 }

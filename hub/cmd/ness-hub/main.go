@@ -351,7 +351,11 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 	if chain != nil && chain.Job != nil {
 		proofs = chain.Job
 	}
-	api, err := mountAPI(mux, c, store, leases, proofs, notifier, log)
+	var chainPay *httpapi.ChainPayments
+	if chain != nil {
+		chainPay = chain.Payments
+	}
+	api, err := mountAPI(mux, c, store, leases, proofs, notifier, chainPay, log)
 	if err != nil {
 		return err
 	}
@@ -369,6 +373,7 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 	}
 	go func() { errc <- in.Run(ctx, client) }()
 	go api.Run(ctx)
+	go chain.watchPayments(ctx, api, log.With("component", "payments")) // escrow funding, rental ends, RANDPAY
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
