@@ -27,7 +27,24 @@ type chainEnv struct {
 	emc  *emercoin.Client
 }
 
+// offsetClock is the API's clock, moved forward by a test.
+type offsetClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *offsetClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
+func (c *offsetClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
 func startChainEnv(t *testing.T, cfg emulator.Config) *chainEnv {
+	return startChainEnvClock(t, cfg, nil)
+}
+
+func startChainEnvClock(t *testing.T, cfg emulator.Config, clk *offsetClock) *chainEnv {
 	t.Helper()
 	node, err := emulator.New(cfg)
 	if err != nil {
@@ -49,10 +66,13 @@ func startChainEnv(t *testing.T, cfg emulator.Config) *chainEnv {
 		}
 	}
 	e := startEnv(t, backends[0], func(cfg *httpapi.Config) {
+		if clk != nil {
+			cfg.Now = clk.Now
+		}
 		ledger := &payment.StoreLedger{Store: cfg.Store}
 		cfg.Chain = &httpapi.ChainPayments{
 			Escrows: &payment.Escrows{Node: c, Ledger: ledger, FeeBps: 250, FeeAddress: fee},
-			Payee:   &payment.Payee{Node: c, Ledger: ledger, Amount: emercoin.Coin, Risk: 2},
+			Payee:   &payment.Payee{Node: c, Ledger: ledger, Amount: emercoin.Coin, Risk: 4},
 			Book:    &payment.Book{},
 		}
 	})
@@ -285,7 +305,7 @@ func TestRandpayRentalBudget(t *testing.T) {
 	if earn.Total != "5.000000" || len(earn.Payments) != 5 || earn.Payments[0].Method != "randpay" {
 		t.Fatalf("provider earnings: %+v, want 5 randpay wins of 1 EMC", earn)
 	}
-	t.Logf("%d SMS delivered, %d paid, %d won at risk 2; budget 5 EMC spent exactly", sent+1, paid, won)
+	t.Logf("%d SMS delivered, %d paid, %d won at risk 4; budget 5 EMC spent exactly", sent+1, paid, won)
 	// a stale challenge is refused with a clear error
 	code, body, _ := renter.req(t, "POST", "/v1/rentals/"+v.ID+"/randpay", httpapi.RandpayRequest{Chap: "1.00:2:00", Tx: "00"})
 	var eb httpapi.ErrorBody
@@ -369,4 +389,87 @@ func TestLostRaceTakesNoPayment(t *testing.T) {
 	if len(ps) != rounds {
 		t.Fatalf("payments after %d raced rentals: %d, want %d (one per rental that began)", rounds, len(ps), rounds)
 	}
+}
+
+// TestEscrowWatcher: the watcher plans the release when an escrow rental runs out, and cancels
+// an escrow rental nothing was paid into within the funding window.
+func TestEscrowWatcher(t *testing.T) {
+	clk := &offsetClock{}
+	e := startChainEnvClock(t, emulator.Config{}, clk)
+	renterKey, providerKey := secpKey(7), secpKey(8)
+	p, renter, v := e.escrowRental(t, "+4915550000007", "89490000000000000007", renterKey, providerKey)
+	e.fund(t, v)
+	e.tick(t)
+	var got httpapi.RentalView
+	renter.do(t, "GET", "/v1/rentals/"+v.ID, nil, http.StatusOK, &got)
+	if got.Status != "active" {
+		t.Fatalf("funded: %s, want active", got.Status)
+	}
+	unpaid := e.signIn(t)
+	var v2 httpapi.RentalView
+	p.do(t, "POST", "/v1/provider/numbers", httpapi.NumberRequest{Number: "+4915550000008", Agent: p.agent.ID, ICCID: "89490000000000000008",
+		Country: "DE", Features: []string{"sms"}, Prices: httpapi.Prices{Day: "0.5", Week: "3", Month: "10", SMS: "0.01"},
+		EscrowKey: emercoin.PubKeyHex(providerKey)}, http.StatusCreated, nil)
+	unpaid.do(t, "POST", "/v1/rentals", httpapi.RentalRequest{Number: "+4915550000008", Duration: "daily", RenterKey: unpaid.id.Public.String(),
+		Payment: "escrow", EscrowKey: emercoin.PubKeyHex(renterKey)}, http.StatusCreated, &v2)
+	e.tick(t)
+	if ev := e.escrow(t, renter, v.ID); ev.State != "active" {
+		t.Fatalf("before the end: escrow %s, want active", ev.State)
+	}
+	clk.Add(23 * time.Hour) // past the funding window, before the rental's end
+	e.tick(t)
+	unpaid = e.signInAs(t, unpaid.id)
+	unpaid.do(t, "GET", "/v1/rentals/"+v2.ID, nil, http.StatusOK, &got)
+	if got.Status != "cancelled" {
+		t.Fatalf("unfunded past the window: %s, want cancelled", got.Status)
+	}
+	if ev := e.escrow(t, renter, v.ID); ev.State != "active" {
+		t.Fatalf("an hour before the end: escrow %s, want active", ev.State)
+	}
+	clk.Add(2 * time.Hour)
+	e.tick(t)
+	provider := e.signInAs(t, p.id)
+	if ev := e.escrow(t, provider, v.ID); ev.State != "release" || ev.Spend == nil || ev.Spend.Kind != "release" {
+		t.Fatalf("after the end: escrow %+v, want a release to sign", ev)
+	}
+	if out := e.signSpend(t, provider, v.ID, providerKey); out.State != "released" {
+		t.Fatalf("after the provider's signature: %s, want released", out.State)
+	}
+}
+
+// TestRandpayGrace: a challenge left unanswered past the grace ends the rental.
+func TestRandpayGrace(t *testing.T) {
+	clk := &offsetClock{}
+	e := startChainEnvClock(t, emulator.Config{}, clk)
+	p := e.enrol(t, e.signIn(t))
+	const number, iccid = "+4915550000009", "89490000000000000009"
+	p.bind(t, number, iccid)
+	renter := e.signIn(t)
+	var v httpapi.RentalView
+	renter.do(t, "POST", "/v1/rentals", httpapi.RentalRequest{Number: number, Duration: "daily", RenterKey: renter.id.Public.String(),
+		Payment: "randpay", Budget: "3"}, http.StatusCreated, &v)
+	lease := p.waitLease(t, iccid, v.LeaseSeq)
+	p.sms(t, lease, "unpaid")
+	var rv httpapi.RandpayView
+	for deadline := time.Now().Add(10 * time.Second); len(rv.Challenges) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no challenge for the delivered SMS after 10s")
+		}
+		e.tick(t)
+		renter.do(t, "GET", "/v1/rentals/"+v.ID+"/randpay", nil, http.StatusOK, &rv)
+	}
+	clk.Add(9 * time.Minute)
+	e.tick(t)
+	var got httpapi.RentalView
+	renter.do(t, "GET", "/v1/rentals/"+v.ID, nil, http.StatusOK, &got)
+	if got.Status != "active" {
+		t.Fatalf("9 minutes unanswered: %s, want still active", got.Status)
+	}
+	clk.Add(2 * time.Minute)
+	e.tick(t)
+	renter.do(t, "GET", "/v1/rentals/"+v.ID, nil, http.StatusOK, &got)
+	if got.Status != "ended" {
+		t.Fatalf("11 minutes unanswered (grace 10m): %s, want ended", got.Status)
+	}
+	p.waitLease(t, iccid, got.LeaseSeq) // the agent gets the ended lease
 }
