@@ -3,6 +3,8 @@ package client
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/ness-network/ness-sms/hub/emercoin" // Amount only: the node's exact 6-decimal unit
 )
 
 // The hub API's JSON shapes (docs/API.md, docs/openapi.json). They mirror hub/httpapi's exported
@@ -69,6 +71,9 @@ type RentalRequest struct {
 	Number    string `json:"number"`
 	Duration  string `json:"duration"`
 	RenterKey string `json:"renter_key"`
+	Payment   string `json:"payment,omitempty"`    // dev (default), escrow or randpay
+	EscrowKey string `json:"escrow_key,omitempty"` // escrow: renter's secp256k1 public key, compressed hex
+	Budget    string `json:"budget,omitempty"`     // randpay: the most the renter pays, EMC
 }
 
 // ExtendRequest is the body of POST /v1/rentals/{id}/extend.
@@ -78,16 +83,76 @@ type ExtendRequest struct {
 
 // RentalView is a rental as its renter sees it.
 type RentalView struct {
-	ID        string    `json:"id"`
-	Number    string    `json:"number"`
-	Status    string    `json:"status"`
-	From      time.Time `json:"from"`
-	Until     time.Time `json:"until"`
-	RenterKey string    `json:"renter_key"`
-	LeaseSeq  uint64    `json:"lease_seq"`
-	Lease     string    `json:"lease,omitempty"`
-	Created   time.Time `json:"created"`
-	Paid      string    `json:"paid,omitempty"`
+	ID        string       `json:"id"`
+	Number    string       `json:"number"`
+	Status    string       `json:"status"`
+	From      time.Time    `json:"from"`
+	Until     time.Time    `json:"until"`
+	RenterKey string       `json:"renter_key"`
+	LeaseSeq  uint64       `json:"lease_seq"`
+	Lease     string       `json:"lease,omitempty"`
+	Created   time.Time    `json:"created"`
+	Paid      string       `json:"paid,omitempty"`
+	Payment   string       `json:"payment,omitempty"`
+	Escrow    *EscrowView  `json:"escrow,omitempty"`
+	Randpay   *RandpayView `json:"randpay,omitempty"`
+}
+
+// EscrowView is a rental's 2-of-3 multisig escrow: where to pay, and what to sign to settle it.
+type EscrowView struct {
+	State         string     `json:"state"`
+	Address       string     `json:"address"`
+	Amount        string     `json:"amount"`
+	Received      string     `json:"received"`
+	Confirmations int64      `json:"confirmations"`
+	MinConf       int        `json:"min_conf"`
+	RedeemScript  string     `json:"redeem_script"`
+	RenterKey     string     `json:"renter_key"`
+	ProviderKey   string     `json:"provider_key"`
+	ArbiterKey    string     `json:"arbiter_key"`
+	FeeBps        int        `json:"fee_bps"`
+	Anchor        string     `json:"anchor"`
+	Deadline      time.Time  `json:"deadline,omitempty"`
+	Spend         *SpendView `json:"spend,omitempty"`
+	TxID          string     `json:"txid,omitempty"`
+}
+
+// SpendView is an escrow release or refund waiting for its second signature.
+type SpendView struct {
+	Kind   string   `json:"kind"`
+	Hex    string   `json:"hex"`
+	Prev   []PrevTx `json:"prev"`
+	To     string   `json:"to"`
+	Payout string   `json:"payout"`
+	HubFee string   `json:"hub_fee"`
+	TxFee  string   `json:"tx_fee"`
+}
+
+// PrevTx is an output the spend consumes, in emercoind's signrawtransaction* form.
+type PrevTx struct {
+	TxID         string          `json:"txid"`
+	Vout         int             `json:"vout"`
+	ScriptPubKey string          `json:"scriptPubKey"`
+	RedeemScript string          `json:"redeemScript,omitempty"`
+	Amount       emercoin.Amount `json:"amount"`
+}
+
+// RandpayView is a per-SMS RANDPAY rental's budget and the challenges to answer.
+type RandpayView struct {
+	Budget     string     `json:"budget"`
+	Spent      string     `json:"spent"`
+	Reserved   string     `json:"reserved"`
+	Amount     string     `json:"amount"`
+	Risk       int        `json:"risk"`
+	Ended      bool       `json:"ended"`
+	Challenges []ChapView `json:"challenges"`
+}
+
+// ChapView is one unanswered RANDPAY challenge.
+type ChapView struct {
+	Chap    string    `json:"chap"`
+	Message string    `json:"message"`
+	Issued  time.Time `json:"issued"`
 }
 
 // RentalList is the caller's rentals, oldest first.
@@ -171,6 +236,8 @@ type NumberRequest struct {
 	Country  string   `json:"country"`
 	Features []string `json:"features"`
 	Prices   Prices   `json:"prices"`
+	// EscrowKey is the provider's secp256k1 public key (compressed hex) for escrow rentals.
+	EscrowKey string `json:"escrow_key,omitempty"`
 }
 
 // NumberPatch is the body of PATCH /v1/provider/numbers/{number}; absent fields stay.
