@@ -153,12 +153,13 @@ func Start(t testing.TB, o Options) *Hub {
 	})
 	// Run subscribes asynchronously; a round trip through the broker on a topic the hub
 	// subscribes to shows the subscription is in place.
-	waitSubscribed(t, h)
+	h.WaitSubscribed(t)
 	return h
 }
 
-// waitSubscribed publishes a status for an unknown agent until the ingester counts it dropped.
-func waitSubscribed(t testing.TB, h *Hub) {
+// WaitSubscribed waits until the hub's ingest is subscribed (at start, or again after a broker
+// restart): it publishes a status for an unknown agent until the ingester counts it dropped.
+func (h *Hub) WaitSubscribed(t testing.TB) {
 	t.Helper()
 	probe := wire.StatusTopic(fmt.Sprintf("%032x", 0))
 	deadline := time.Now().Add(10 * time.Second)
@@ -230,12 +231,19 @@ func Enroll(t testing.TB, s hub.Store, hubKey *wire.Identity, now time.Time) *Ag
 }
 
 // Connect connects the agent to url (client id = username = agent id, persistent session) and
-// subscribes to its lease and receipt topics.
+// subscribes to its lease and receipt topics, again on every reconnect (as ness-agent does: a
+// broker restarted without persistence has forgotten the subscriptions).
 func (a *Agent) Connect(t testing.TB, url string) {
 	t.Helper()
+	filters := map[string]byte{}
+	for _, f := range wire.AgentSubscriptions(a.ID) {
+		filters[f] = 1
+	}
 	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(a.ID).SetUsername(a.ID).
 		SetPassword(a.Password).SetCleanSession(false).SetProtocolVersion(4).
-		SetAutoReconnect(true).SetConnectTimeout(10 * time.Second)
+		SetAutoReconnect(true).SetConnectTimeout(10 * time.Second).
+		SetMaxReconnectInterval(2 * time.Second).
+		SetOnConnectHandler(func(c mqtt.Client) { c.SubscribeMultiple(filters, a.onMessage).WaitTimeout(10 * time.Second) })
 	a.Client = mqtt.NewClient(o)
 	// A broker that has just reloaded its password file may refuse the first attempt.
 	deadline := time.Now().Add(10 * time.Second)
@@ -251,10 +259,6 @@ func (a *Agent) Connect(t testing.TB, url string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Cleanup(func() { a.Client.Disconnect(100) })
-	filters := map[string]byte{}
-	for _, f := range wire.AgentSubscriptions(a.ID) {
-		filters[f] = 1
-	}
 	tok := a.Client.SubscribeMultiple(filters, a.onMessage)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("agent %s: subscribe: %v", a.ID, tok.Error())

@@ -26,9 +26,13 @@ type Mosquitto struct {
 	HubUser     string
 	HubPassword string
 
-	dir, pwFile, aclFile string
-	cmd                  *exec.Cmd
-	out                  *lockedBuffer
+	bin, dir, confFile, pwFile, aclFile string
+	port                                int
+	out                                 *lockedBuffer
+
+	mu     sync.Mutex // guards cmd and exited, replaced by Restart
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 type lockedBuffer struct {
@@ -64,12 +68,25 @@ func MosquittoBinary(t testing.TB) string {
 	return ""
 }
 
-// StartMosquitto starts a private Mosquitto; t.Cleanup stops it. Call Sync after enrolling
-// agents so the password file holds them.
+// StartMosquitto starts a private Mosquitto with persistence; t.Cleanup stops it. Call Sync
+// after enrolling agents so the password file holds them.
 func StartMosquitto(t testing.TB) *Mosquitto {
 	t.Helper()
-	bin := MosquittoBinary(t)
-	m := &Mosquitto{dir: t.TempDir(), HubUser: broker.DefaultHubUsername, out: &lockedBuffer{}}
+	return StartMosquittoWith(t, MosquittoConfig{})
+}
+
+// MosquittoConfig configures StartMosquittoWith.
+type MosquittoConfig struct {
+	// NoPersistence runs Mosquitto without persistence: after Kill and Restart it has lost
+	// every session, subscription and retained message (clients reconnect with
+	// session_present=false).
+	NoPersistence bool
+}
+
+// StartMosquittoWith starts a private Mosquitto configured by c; t.Cleanup stops it.
+func StartMosquittoWith(t testing.TB, c MosquittoConfig) *Mosquitto {
+	t.Helper()
+	m := &Mosquitto{bin: MosquittoBinary(t), dir: t.TempDir(), HubUser: broker.DefaultHubUsername, out: &lockedBuffer{}}
 	m.pwFile, m.aclFile = filepath.Join(m.dir, "passwd"), filepath.Join(m.dir, "acl")
 	pass, err := broker.NewPassword()
 	if err != nil {
@@ -83,12 +100,14 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	m.port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	opts := broker.MosquittoOptions{
-		Listeners:    []broker.MosquittoListener{{Port: port, Bind: "127.0.0.1"}},
+		Listeners:    []broker.MosquittoListener{{Port: m.port, Bind: "127.0.0.1"}},
 		PasswordFile: m.pwFile, ACLFile: m.aclFile, LogDest: "stderr",
-		PersistenceDir: m.dir + "/",
+	}
+	if !c.NoPersistence {
+		opts.PersistenceDir = m.dir + "/"
 	}
 	if u, err := user.Current(); err == nil && u.Uid == "0" {
 		opts.User = "root" // the files live in a private temporary directory
@@ -97,35 +116,40 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	confFile := filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(confFile, conf, 0o600); err != nil {
+	m.confFile = filepath.Join(m.dir, "mosquitto.conf")
+	if err := os.WriteFile(m.confFile, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(bin, "-c", confFile)
-	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { m.cmd.Wait(); close(exited) }()
+	m.start(t)
 	t.Cleanup(func() {
-		m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			m.cmd.Process.Kill()
-			<-exited
-		}
+		m.stop(syscall.SIGTERM)
 		if t.Failed() {
 			t.Logf("mosquitto output:\n%s", m.out.String())
 		}
 	})
+	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", m.port)
+	return m
+}
+
+// start runs Mosquitto with the configuration file and waits until it listens.
+func (m *Mosquitto) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(m.bin, "-c", m.confFile)
+	cmd.Stdout, cmd.Stderr = m.out, m.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", m.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	m.mu.Lock()
+	m.cmd, m.exited = cmd, exited
+	m.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.port), time.Second)
 		if err == nil {
 			c.Close()
-			break
+			return
 		}
 		select {
 		case <-exited:
@@ -133,12 +157,38 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto not listening on %d after 10s:\n%s", port, m.out.String())
+			t.Fatalf("mosquitto not listening on %d after 10s:\n%s", m.port, m.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	return m
+}
+
+// stop sends sig to the running Mosquitto (SIGKILL after 5 s) and waits until it has exited.
+func (m *Mosquitto) stop(sig syscall.Signal) {
+	m.mu.Lock()
+	cmd, exited := m.cmd, m.exited
+	m.mu.Unlock()
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Kill ends Mosquitto with SIGKILL, as a crash or power loss does: without persistence it loses
+// every session and subscription.
+func (m *Mosquitto) Kill(t testing.TB) {
+	t.Helper()
+	m.stop(syscall.SIGKILL)
+}
+
+// Restart starts Mosquitto again (after Kill) on the same port with the same configuration and
+// password file.
+func (m *Mosquitto) Restart(t testing.TB) {
+	t.Helper()
+	m.start(t)
 }
 
 func (m *Mosquitto) write(agents []hub.Agent) error {
@@ -166,7 +216,10 @@ func (m *Mosquitto) Sync(t testing.TB, s hub.Store) {
 	if err := m.write(agents); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	m.mu.Lock()
+	cmd := m.cmd
+	m.mu.Unlock()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // Mosquitto reloads on its next loop iteration

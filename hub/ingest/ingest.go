@@ -455,6 +455,7 @@ func truncate(s string) string {
 
 // Run subscribes client to Subscriptions and processes messages, at most Config.Workers at
 // once, until ctx ends; then it unsubscribes, finishes the messages in hand and returns nil.
+// While it runs, a client made with ClientOptions subscribes again on every reconnect.
 //
 // The client should be made with ClientOptions: a persistent session (clean session off, a fixed
 // client id) so QoS 1 messages wait at the broker while the hub is away; unordered delivery, so
@@ -497,14 +498,59 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 	for _, s := range subs {
 		filters[s] = 1
 	}
-	tok := client.SubscribeMultiple(filters, handler)
-	err := waitToken(ctx, tok)
-	if err == nil {
-		err = subscribeGranted(tok, subs)
+	subscribe := func(sctx context.Context, c mqtt.Client) error {
+		tok := c.SubscribeMultiple(filters, handler)
+		if err := waitToken(sctx, tok); err != nil {
+			return err
+		}
+		return subscribeGranted(tok, subs)
 	}
+	// Every later connect subscribes again (the client's OnConnect handler, see ClientOptions):
+	// a broker that lost its state (restarted without persistence, session expired) answers
+	// session_present=false and would otherwise keep the hub connected but deaf. subMu
+	// serialises these subscriptions with the unsubscription at shutdown.
+	var subMu sync.Mutex
+	stopped := false
+	setConnectHook(client, func(c mqtt.Client) {
+		for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+			subMu.Lock()
+			if stopped || ctx.Err() != nil {
+				subMu.Unlock()
+				return
+			}
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := subscribe(sctx, c)
+			cancel()
+			subMu.Unlock()
+			if err == nil {
+				in.log.Info("ingest subscribed again after (re)connect", "filters", subs)
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if !c.IsConnectionOpen() {
+				in.log.Warn("ingest subscription after reconnect failed; the next connect subscribes again", "err", err)
+				return
+			}
+			in.log.Error("ingest subscription after reconnect failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	err := subscribe(ctx, client)
 	if err == nil {
 		in.log.Info("ingest subscribed", "filters", subs, "workers", in.cfg.Workers)
 		<-ctx.Done()
+	}
+	setConnectHook(client, nil)
+	subMu.Lock()
+	stopped = true
+	subMu.Unlock()
+	if err == nil {
 		ut := client.Unsubscribe(subs...)
 		uctx, cancel := context.WithTimeout(hctx, 5*time.Second)
 		waitToken(uctx, ut)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -21,11 +22,18 @@ type ClientConfig struct {
 	Username string
 	Password string
 	TLS      *tls.Config // for ssl:// URLs; nil: system roots
+	// OnConnect, when set, is called after every successful connect (paho calls it on its own
+	// goroutine). Do not replace the options' OnConnect handler: it also makes Run subscribe
+	// again.
+	OnConnect func(mqtt.Client)
 }
 
 // ClientOptions returns paho options for the hub's ingest client: MQTT 3.1.1, persistent
 // session (clean session off), unordered delivery and manual acknowledgement (see Run),
-// automatic reconnect with backoff up to 30s.
+// automatic reconnect with backoff up to 30s. On every connect (the first and each reconnect)
+// the client subscribes again to what a running Run subscribes to: a broker restarted without
+// persistence (or a lost session) answers session_present=false and has forgotten the
+// subscriptions, and paho does not restore them.
 func ClientOptions(c ClientConfig) *mqtt.ClientOptions {
 	o := mqtt.NewClientOptions().
 		AddBroker(c.URL).
@@ -42,11 +50,46 @@ func ClientOptions(c ClientConfig) *mqtt.ClientOptions {
 		SetMaxReconnectInterval(30 * time.Second).
 		SetConnectTimeout(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
-		SetMessageChannelDepth(1024)
+		SetMessageChannelDepth(1024).
+		SetOnConnectHandler(func(cl mqtt.Client) {
+			runConnectHook(cl)
+			if c.OnConnect != nil {
+				c.OnConnect(cl)
+			}
+		})
 	if c.TLS != nil {
 		o.SetTLSConfig(c.TLS)
 	}
 	return o
+}
+
+// connectHooks holds, per client, what Run does on every connect (subscribe again). Clients
+// made with ClientOptions call runConnectHook from their OnConnect handler.
+var connectHooks struct {
+	sync.Mutex
+	m map[mqtt.Client]func(mqtt.Client)
+}
+
+func setConnectHook(c mqtt.Client, f func(mqtt.Client)) {
+	connectHooks.Lock()
+	defer connectHooks.Unlock()
+	if f == nil {
+		delete(connectHooks.m, c)
+		return
+	}
+	if connectHooks.m == nil {
+		connectHooks.m = map[mqtt.Client]func(mqtt.Client){}
+	}
+	connectHooks.m[c] = f
+}
+
+func runConnectHook(c mqtt.Client) {
+	connectHooks.Lock()
+	f := connectHooks.m[c]
+	connectHooks.Unlock()
+	if f != nil {
+		f(c)
+	}
 }
 
 // MQTTPublisher publishes through a paho client, waiting for the broker's acknowledgement.

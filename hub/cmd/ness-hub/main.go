@@ -306,9 +306,11 @@ func run(ctx context.Context, c *Config, log *slog.Logger) error {
 		notifier = notify.NewLocal()
 	}
 
+	// The OnConnect hook only logs: ClientOptions' own handler makes ingest subscribe again on
+	// every reconnect (a broker that lost its state has forgotten the subscriptions).
 	opts := ingest.ClientOptions(ingest.ClientConfig{URL: url, ClientID: c.MQTTClientID, Username: user,
-		Password: pass, TLS: tlsConf})
-	opts.SetOnConnectHandler(func(mqtt.Client) { log.Info("connected to MQTT broker", "url", redactURL(url)) })
+		Password: pass, TLS: tlsConf,
+		OnConnect: func(mqtt.Client) { log.Info("connected to MQTT broker", "url", redactURL(url)) }})
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { log.Warn("MQTT connection lost", "err", err) })
 	client := mqtt.NewClient(opts)
 	tok := client.Connect() // with connect retry, this returns when connected or ctx ends below
