@@ -50,6 +50,20 @@ func (h *liveHub) subscribe(account []byte) (*liveSub, func()) {
 	}
 }
 
+// wakeAll wakes every stream and long-poll: they re-read the Store from their cursors.
+func (h *liveHub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, subs := range h.subs {
+		for sub := range subs {
+			select {
+			case sub.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 func (h *liveHub) wake(account []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -79,12 +93,26 @@ func (h *liveHub) run(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if ev.Resync {
+				// Events may have been missed (the PostgreSQL listener reconnected, or this
+				// subscriber fell behind): streams re-read from their cursors, and the webhook
+				// dispatcher scans for messages without deliveries now.
+				h.wakeAll()
+				select {
+				case h.s.hookKick <- struct{}{}:
+				default:
+				}
+				continue
+			}
 			if ev.RentalID == "" {
 				continue // sealed to the provider: never delivered to a renter
 			}
 			owner, err := h.s.owner(ctx, ev.RentalID)
 			if err != nil {
+				// The store is failing (restarting?): wake every stream, which re-reads by cursor;
+				// the webhook catch-up scan creates the delivery.
 				h.s.log.Warn("live delivery: rental of message", "message", ev.MessageID, "rental", ev.RentalID, "err", err)
+				h.wakeAll()
 				continue
 			}
 			h.wake(owner)

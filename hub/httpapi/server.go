@@ -101,6 +101,8 @@ type Server struct {
 	// hookCursor is the message Seq up to which every webhook delivery exists (webhook catch-up);
 	// owned by the retryLoop goroutine.
 	hookCursor int64
+	// hookKick makes the retry loop scan for missing deliveries at once (a notifier resync).
+	hookKick chan struct{}
 
 	rentMu sync.Mutex // serialises availability check + lease of a number within this instance
 	certs  certCache
@@ -157,6 +159,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(),
 		ipLim: newLimiters(cfg.IPRate, cfg.IPBurst, cfg.Now), tokLim: newLimiters(cfg.TokenRate, cfg.TokenBurst, cfg.Now)}
 	s.live = newLiveHub(s)
+	s.hookKick = make(chan struct{}, 1)
 	s.routes()
 	return s, nil
 }

@@ -312,6 +312,7 @@ func (s *Server) retryLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.hookKick:
 		}
 		caught := s.catchUp(ctx)
 		due, err := s.cfg.Store.ListDeliveries(ctx, hub.DeliveryQuery{State: hub.DeliveryPending, DueBy: s.cfg.Now(), Limit: 100})

@@ -74,8 +74,12 @@ func ReasonOf(err error) string {
 	return ""
 }
 
-// Notifier is told about every newly stored message (not about duplicates), so that a hub
-// instance holding the renter's connection can deliver it live (see hub/notify).
+// Notifier is told about every accepted message, stored now or already stored (a redelivery),
+// so that a hub instance holding the renter's connection can deliver it live (see hub/notify).
+// A redelivery is announced again because its first announcement may never have been made: a
+// commit that succeeded while the connection broke (PostgreSQL restarting) looks like a failure,
+// and the agent's resend is then the only chance to wake the renter's stream. Subscribers read
+// by cursor and create webhook deliveries once, so a repeated event delivers nothing twice.
 type Notifier interface {
 	Publish(ctx context.Context, m hub.Message) error
 }
@@ -308,7 +312,7 @@ func (in *Ingester) handleSMS(ctx context.Context, topic string, payload []byte)
 			return Result{}, drop(ReasonStore, err)
 		}
 	}
-	if stored && in.cfg.Notify != nil {
+	if in.cfg.Notify != nil {
 		if err := in.cfg.Notify.Publish(ctx, res.Message); err != nil {
 			// The message is stored; renters fetch it with GET even when the live push fails.
 			in.log.Warn("notify new message failed", "message", m.ID, "err", err)

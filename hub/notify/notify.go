@@ -15,12 +15,17 @@ import (
 	"github.com/ness-network/ness-sms/hub"
 )
 
-// Event says a message was stored.
+// Event says a message was stored (or, with Resync, that events may have been missed).
 type Event struct {
 	MessageID    string `json:"id"`
 	RentalID     string `json:"rental,omitempty"` // "" for messages sealed to the provider
 	RecipientKey []byte `json:"recipient"`        // X25519 key it is sealed to
 	Seq          int64  `json:"seq"`              // store cursor (hub.Message.Seq) when known, else 0
+	// Resync is set on a synthetic event that names no message: events may have been missed
+	// (the PostgreSQL listener was reconnecting, or the subscriber fell behind), so every
+	// subscriber should re-read the Store from its cursor (streams) and scan for messages
+	// without deliveries (webhooks). Never sent between instances.
+	Resync bool `json:"-"`
 }
 
 // EventOf is the event for a stored message.
@@ -34,8 +39,10 @@ const SubscriberBuffer = 256
 
 // fanout delivers events to subscribers; shared by Local and Postgres.
 type fanout struct {
-	mu   sync.Mutex // guards subs and dropped
-	subs map[chan Event]struct{}
+	mu sync.Mutex // guards subs and dropped
+	// subs maps each subscriber to whether it owes it a resync: an event was dropped because it
+	// was full; the resync goes out before the next event that fits.
+	subs map[chan Event]bool
 	// dropped counts events not delivered to a slow subscriber.
 	dropped int
 }
@@ -44,9 +51,9 @@ func (f *fanout) subscribe() (<-chan Event, func()) {
 	ch := make(chan Event, SubscriberBuffer)
 	f.mu.Lock()
 	if f.subs == nil {
-		f.subs = map[chan Event]struct{}{}
+		f.subs = map[chan Event]bool{}
 	}
-	f.subs[ch] = struct{}{}
+	f.subs[ch] = false
 	f.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
@@ -62,11 +69,22 @@ func (f *fanout) subscribe() (<-chan Event, func()) {
 func (f *fanout) send(e Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for ch := range f.subs {
+	for ch, owed := range f.subs {
+		if owed && !e.Resync {
+			select {
+			case ch <- Event{Resync: true}:
+				f.subs[ch] = false
+			default:
+			}
+		}
 		select {
 		case ch <- e:
+			if e.Resync {
+				f.subs[ch] = false
+			}
 		default:
 			f.dropped++
+			f.subs[ch] = true
 		}
 	}
 }
@@ -91,7 +109,8 @@ func (l *Local) Publish(_ context.Context, m hub.Message) error {
 }
 
 // Subscribe returns a channel of events and a function that ends the subscription (and closes
-// the channel). A subscriber that falls SubscriberBuffer events behind misses events.
+// the channel). A subscriber that falls SubscriberBuffer events behind misses events; it gets a
+// Resync event before the next one that fits.
 func (l *Local) Subscribe() (<-chan Event, func()) { return l.f.subscribe() }
 
 // Dropped returns how many events slow subscribers missed.

@@ -60,15 +60,22 @@ func (p *Postgres) Dropped() int { return p.f.Dropped() }
 // Ready is closed once Run listens, so a test can publish knowing it will be heard.
 func (p *Postgres) Ready() <-chan struct{} { return p.ready }
 
-// Run listens until ctx ends (returning nil), reconnecting with jittered backoff. Events
-// published while it was reconnecting are missed; subscribers catch up from the Store.
+// Run listens until ctx ends (returning nil), reconnecting with jittered backoff (from 100 ms
+// again once a LISTEN succeeded). Notifications sent while the listener is down are lost, so
+// every LISTEN, the first and each after a reconnect (a PostgreSQL restart, a dropped
+// connection), is followed by a synthetic Event with Resync set: subscribers re-read the Store
+// from their cursors and find what they missed.
 func (p *Postgres) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	const minBackoff = 100 * time.Millisecond
+	backoff := minBackoff
 	first := true
 	for {
-		err := p.listen(ctx, &first)
+		listened, err := p.listen(ctx, &first)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if listened {
+			backoff = minBackoff
 		}
 		p.log.Warn("notify: listen failed, reconnecting", "err", err, "in", backoff)
 		select {
@@ -80,23 +87,28 @@ func (p *Postgres) Run(ctx context.Context) error {
 	}
 }
 
-func (p *Postgres) listen(ctx context.Context, first *bool) error {
+// listen connects, LISTENs, announces a resync and hands notifications to subscribers until
+// the connection fails; listened reports whether the LISTEN was in place.
+func (p *Postgres) listen(ctx context.Context, first *bool) (listened bool, err error) {
 	conn, err := pgx.Connect(ctx, p.url)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, `LISTEN `+Channel); err != nil {
-		return err
+		return false, err
 	}
 	if *first {
 		*first = false
 		close(p.ready)
+	} else {
+		p.log.Info("notify: listening again; subscribers resync from the store")
 	}
+	p.f.send(Event{Resync: true})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		var e Event
 		if err := json.Unmarshal([]byte(n.Payload), &e); err != nil || e.MessageID == "" {
