@@ -660,3 +660,12 @@ func (m *modemsim) fault(slot int, kind string) error {
 }
 
 var errFull = errors.New("storage full")
+
+// TestMain removes the binaries built for the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
