@@ -14,8 +14,9 @@ type ReceivedPart struct {
 	Index      int       // the PDU's index in that storage; -1 for a +CMT delivery (on no SIM)
 	PDU        []byte    // raw PDU bytes as the modem returned them (SMSC-prefixed)
 	ReceivedAt time.Time // agent clock when it was read
-	// Malformed is non-empty for an entry whose PDU line did not parse, twice: PDU then holds
-	// the raw line bytes as received (not hex-decoded; possibly empty) and Malformed says what
+	// Malformed is non-empty for an entry whose PDU line did not parse, identically on
+	// JunkReads reads spanning at least a sweep interval (so it is the entry, not line noise):
+	// PDU then holds the raw line bytes as received (not hex-decoded) and Malformed says what
 	// was wrong. The sink keeps the bytes as junk and reports them; once it returns nil the
 	// entry is deleted from the SIM, so a malformed PDU never fills SIM storage.
 	Malformed string
@@ -28,4 +29,13 @@ type ReceivedPart struct {
 // Any error means "keep it on the SIM and try again later" (for example the outbox is full).
 type PartSink interface {
 	StorePart(ctx context.Context, p ReceivedPart) error
+}
+
+// PDUChecker is an optional interface of a PartSink. CheckPDU returns an error for a PDU the sink
+// would keep as junk (it does not decode). The slot then treats the PDU like a malformed line: it
+// hands it over (and deletes it) only once it read back identically JunkReads times over at least
+// a sweep interval, so that line noise that happens to keep the hex and the length intact can
+// never turn a real SMS into junk.
+type PDUChecker interface {
+	CheckPDU(pdu []byte) error
 }

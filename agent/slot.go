@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,24 @@ type slot struct {
 	blocked   bool
 	lastLog   map[string]time.Time
 	suppessed map[string]int
+	// suspects are entries that read back malformed, by index, until they prove stable
+	// (junk) or read back well; reread asks for a sweep soon after a garbled read.
+	suspects map[int]*suspect
+	reread   bool
+}
+
+// JunkReads is how many times in a row an entry must read back malformed with the same raw line
+// and header <length>, the first and the last read at least Timing.SweepInterval apart, before it
+// is handed over as junk and deleted. Line noise is random: it never repeats itself like that, so
+// noise can only delay an SMS, never get it deleted.
+const JunkReads = 3
+
+// suspect is an entry seen malformed: what it looked like and since when.
+type suspect struct {
+	raw    string
+	length int
+	first  time.Time
+	seen   int
 }
 
 func newSlot(sup *Supervisor, n int, cfg SlotConfig) *slot {
@@ -71,6 +90,7 @@ func newSlot(sup *Supervisor, n int, cfg SlotConfig) *slot {
 		events:    make(chan modem.Event, 64),
 		lastLog:   map[string]time.Time{},
 		suppessed: map[string]int{},
+		suspects:  map[int]*suspect{},
 	}
 }
 
@@ -400,6 +420,9 @@ func (s *slot) initialise(ctx context.Context) error {
 	if silent(err) {
 		return fmt.Errorf("identify: %w", err)
 	}
+	if id.ICCID != s.iccid {
+		clear(s.suspects) // another SIM: what was seen on the old one says nothing
+	}
 	s.iccid = id.ICCID
 	s.sim = string(sim)
 	s.sup.update(s.n, func(x *SlotStatus) {
@@ -446,6 +469,9 @@ func (s *slot) serve(ctx context.Context) error {
 	defer func() { stopHealth() }()
 	sweep, stopSweep := s.clk.Timer(s.t.SweepInterval)
 	defer func() { stopSweep() }()
+	var reread <-chan time.Time // armed while a garbled read waits to be read again
+	stopReread := func() {}
+	defer func() { stopReread() }()
 	for {
 		if s.m == nil {
 			return errPortLost
@@ -465,12 +491,18 @@ func (s *slot) serve(ctx context.Context) error {
 		case <-sweep:
 			err = s.sweep(ctx)
 			sweep, stopSweep = s.clk.Timer(s.t.SweepInterval)
+		case <-reread:
+			reread = nil
+			err = s.sweep(ctx)
 		}
 		if err == nil && s.overflow.Swap(false) {
 			err = s.sweep(ctx)
 		}
 		if err != nil {
 			return err
+		}
+		if s.reread && reread == nil {
+			reread, stopReread = s.clk.Timer(s.t.RereadInterval)
 		}
 	}
 }
@@ -612,14 +644,21 @@ func (s *slot) handle(ctx context.Context, e modem.Event) error {
 	return nil
 }
 
+// gone reports a read error that means the index is empty (taken by a sweep, or deleted).
+func gone(err error) bool {
+	var cms *modem.CMSError
+	return errors.Is(err, modem.ErrNoMessage) || (errors.As(err, &cms) && cms.Code == modem.CMSInvalidMemoryIndex)
+}
+
 // readOne reads the message at index and hands it on.
 func (s *slot) readOne(ctx context.Context, index int) error {
 	p, err := s.m.Read(ctx, index)
 	if err != nil {
-		var cms *modem.CMSError
-		if errors.Is(err, modem.ErrNoMessage) || (errors.As(err, &cms) && cms.Code == modem.CMSInvalidMemoryIndex) {
+		if gone(err) {
+			delete(s.suspects, index)
 			return nil // already taken by a sweep
 		}
+		s.reread = true
 		if f := s.fatal("read", err); f != nil {
 			return f
 		}
@@ -628,42 +667,104 @@ func (s *slot) readOne(ctx context.Context, index int) error {
 	return s.take(ctx, p)
 }
 
-// sweep lists the whole message memory and hands every message on.
+// sweep lists the whole message memory and hands every message on. Each listed entry is read
+// again with AT+CMGR and taken only when both reads agree: the AT+CMGR answer is checked
+// against its own header, and the index it is deleted by is the one it was read from, so noise
+// in the list (an index, a PDU line) cannot get a message stored wrong or another one deleted.
 func (s *slot) sweep(ctx context.Context) error {
 	if !s.simReady {
 		return nil
 	}
-	list, err := s.m.ListAll(ctx)
-	if f := s.fatal("sweep", err); f != nil {
+	s.reread = false
+	list, lerr := s.m.ListAll(ctx)
+	if f := s.fatal("sweep", lerr); f != nil {
 		return f
 	}
+	if lerr != nil {
+		s.reread = true // lines that fit no entry: some entry may be missing from the list
+	}
+	listed := make(map[int]bool, len(list))
 	for _, p := range list {
-		if err := s.take(ctx, p); err != nil {
+		listed[p.Index] = true
+		q, err := s.m.Read(ctx, p.Index)
+		if err != nil {
+			if gone(err) {
+				continue
+			}
+			s.reread = true
+			if f := s.fatal("read", err); f != nil {
+				return f
+			}
+			continue
+		}
+		if p.Err == nil && q.Err == nil && !bytes.Equal(p.PDU, q.PDU) {
+			s.misread(p.Index, fmt.Errorf("%w: AT+CMGL and AT+CMGR answers differ", modem.ErrGarbled))
+			continue
+		}
+		if err := s.take(ctx, q); err != nil {
 			return err
+		}
+	}
+	if lerr == nil {
+		for idx := range s.suspects {
+			if !listed[idx] {
+				delete(s.suspects, idx) // gone from the SIM
+			}
 		}
 	}
 	return nil
 }
 
-// take stores one PDU through the sink and deletes it from the SIM only once the sink has it.
+// misread counts and logs a garbled read and asks for a sweep soon; the message stays on the SIM.
+func (s *slot) misread(index int, err error) {
+	s.reread = true
+	s.count(func(x *SlotStatus) { x.Errors++ })
+	s.limited("misread", slog.LevelWarn, "garbled read (line noise?): SMS left on the SIM, read again soon",
+		"index", index, "err", err)
+}
+
+// take stores one PDU read with AT+CMGR through the sink and deletes it from the SIM only once
+// the sink has it. A garbled read is read again at once, and left on the SIM when it still is
+// garbled. A PDU line that does not parse, or a PDU the sink says does not decode (PDUChecker),
+// is junk only once it proved stable (see stable); until then it stays on the SIM.
 func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
-	if p.Err != nil {
-		// A garbled read (noise on the line) must not cost the message: read it again, and
-		// leave it on the SIM when it still does not parse.
+	if errors.Is(p.Err, modem.ErrGarbled) {
 		q, err := s.m.Read(ctx, p.Index)
 		if err != nil {
-			s.count(func(x *SlotStatus) { x.Errors++ })
-			s.limited(fmt.Sprintf("malformed-%d", p.Index), slog.LevelWarn, "malformed PDU left on the SIM: re-read failed",
-				"index", p.Index, "err", errors.Join(p.Err, err))
+			if gone(err) {
+				delete(s.suspects, p.Index)
+				return nil
+			}
+			s.reread = true
 			return s.fatal("read", err)
-		}
-		if q.Err != nil {
-			// Malformed twice: hand the raw line to the sink as junk, then delete it, so a
-			// bad entry cannot fill the SIM (issue 3: keep the raw bytes, report, delete).
-			return s.takeMalformed(ctx, q)
 		}
 		p = q
 	}
+	if errors.Is(p.Err, modem.ErrGarbled) {
+		s.misread(p.Index, p.Err)
+		return nil
+	}
+	bad := p.Err
+	if bad == nil {
+		if c, ok := s.sup.cfg.Sink.(PDUChecker); ok {
+			bad = c.CheckPDU(p.PDU)
+		}
+	}
+	if bad != nil && !s.stable(p) {
+		s.count(func(x *SlotStatus) { x.Errors++ })
+		s.limited(fmt.Sprintf("malformed-%d", p.Index), slog.LevelWarn,
+			"malformed PDU left on the SIM until it reads back the same over a sweep interval",
+			"index", p.Index, "raw", p.Raw, "err", bad)
+		return nil
+	}
+	if p.Err != nil {
+		// Stable: hand the raw line to the sink as junk, then delete it, so a bad entry
+		// cannot fill the SIM (issue 3: keep the raw bytes, report, delete).
+		return s.takeMalformed(ctx, p)
+	}
+	// A good PDU, or valid hex that proved stable but does not decode: the sink keeps the
+	// latter as junk, raw bytes and all.
+	delete(s.suspects, p.Index)
 	storage := p.Storage
 	if storage == "" {
 		storage = s.m.Storage()
@@ -684,6 +785,20 @@ func (s *slot) take(ctx context.Context, p modem.StoredPDU) error {
 	return nil
 }
 
+// stable records one malformed read of p and reports whether the entry is now proven
+// malformed: JunkReads reads in a row with the same raw line and header <length>, the first
+// and the last at least a sweep interval apart. Any difference starts the count again.
+func (s *slot) stable(p modem.StoredPDU) bool {
+	now := s.clk.Now()
+	k := s.suspects[p.Index]
+	if k == nil || k.raw != p.Raw || k.length != p.Length {
+		s.suspects[p.Index] = &suspect{raw: p.Raw, length: p.Length, first: now, seen: 1}
+		return false
+	}
+	k.seen++
+	return k.seen >= JunkReads && now.Sub(k.first) >= s.t.SweepInterval
+}
+
 // ensureICCID reads the ICCID again when initialise got none (a SIM still busy after boot
 // answers +CME ERROR: 14): the sink refuses parts without one, so without this every SMS would
 // wait on the SIM until the next restart.
@@ -700,8 +815,8 @@ func (s *slot) ensureICCID(ctx context.Context) {
 	s.sup.update(s.n, func(x *SlotStatus) { x.ICCID = iccid })
 }
 
-// takeMalformed hands a PDU line that did not parse to the sink as junk and deletes it from
-// the SIM once the sink has it.
+// takeMalformed hands a PDU line that did not parse, and proved stable, to the sink as junk
+// and deletes it from the SIM once the sink has it.
 func (s *slot) takeMalformed(ctx context.Context, p modem.StoredPDU) error {
 	storage := p.Storage
 	if storage == "" {
@@ -716,6 +831,7 @@ func (s *slot) takeMalformed(ctx context.Context, p modem.StoredPDU) error {
 			"index", p.Index, "raw", p.Raw, "err", err)
 		return nil
 	}
+	delete(s.suspects, p.Index)
 	s.log.Warn("malformed PDU kept as junk and deleted from the SIM", "index", p.Index, "raw", p.Raw, "err", p.Err)
 	if err := s.m.Delete(ctx, p.Index); err != nil {
 		return s.fatal("delete", err)

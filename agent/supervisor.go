@@ -59,6 +59,7 @@ type SlotConfig struct {
 type Timing struct {
 	HealthInterval  time.Duration // AT ping + signal, SIM, registration, operator, storage
 	SweepInterval   time.Duration // AT+CMGL=4 sweep, so a lost +CMTI never strands a message
+	RereadInterval  time.Duration // sweep again this soon after a garbled read (line noise), at most SweepInterval
 	CommandTimeout  time.Duration // per AT command
 	ListTimeout     time.Duration // AT+CMGL on a full SIM
 	Settle          time.Duration // quiet wait after a timed-out command (modem.ConnConfig.Settle)
@@ -77,6 +78,7 @@ type Timing struct {
 var DefaultTiming = Timing{
 	HealthInterval:  30 * time.Second,
 	SweepInterval:   60 * time.Second,
+	RereadInterval:  5 * time.Second,
 	CommandTimeout:  modem.DefaultTimeout,
 	ListTimeout:     30 * time.Second,
 	Settle:          modem.DefaultSettle,
@@ -100,6 +102,7 @@ func (t Timing) withDefaults() Timing {
 	}
 	set(&t.HealthInterval, d.HealthInterval)
 	set(&t.SweepInterval, d.SweepInterval)
+	set(&t.RereadInterval, d.RereadInterval)
 	set(&t.CommandTimeout, d.CommandTimeout)
 	set(&t.ListTimeout, d.ListTimeout)
 	set(&t.Settle, d.Settle)
@@ -114,6 +117,7 @@ func (t Timing) withDefaults() Timing {
 	if t.ErrorLimit <= 0 {
 		t.ErrorLimit = d.ErrorLimit
 	}
+	t.RereadInterval = min(t.RereadInterval, t.SweepInterval)
 	t.BackoffBase = min(t.BackoffBase, t.BackoffMax)
 	t.PortRetry = min(t.PortRetry, t.PortRetryMax)
 	return t

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -434,6 +435,7 @@ func TestMessagesGoToTheSinkBeforeDeletion(t *testing.T) {
 	}
 	// The sink recovers; the sweep finds 4, and 5 whose +CMTI was lost.
 	m.Answer("AT+CMGD=5", "OK")
+	m.Answer("AT+CMGR=5", cmgr(testPDU)...) // the sweep reads each listed entry again
 	m.Answer("AT+CMGL=4", slices.Concat(cmglEntry(4, testPDU), cmglEntry(5, testPDU), []string{"OK"})...)
 	r.sink.Fail(nil)
 	if err := r.sink.Wait(ctx, func(p []agent.ReceivedPart) bool { return len(p) >= 3 }); err != nil {
@@ -450,59 +452,151 @@ func TestMessagesGoToTheSinkBeforeDeletion(t *testing.T) {
 	}
 }
 
-// TestMalformedPDUGoesToTheSinkThenIsDeleted: an entry whose PDU line does not parse, read
-// twice, is handed to the sink with its raw line and Malformed set, and deleted only after the
-// sink took it, so a bad entry never fills the SIM. A sink that refuses keeps it on the SIM.
+// TestMalformedPDUGoesToTheSinkThenIsDeleted: an entry whose PDU line does not parse (or, valid
+// hex, does not decode by the sink's PDUChecker) and reads back identically JunkReads times over
+// at least a sweep interval is handed to the sink with its raw bytes, and deleted only after the
+// sink took it, so a bad entry never fills the SIM. Before that it stays on the SIM; a sink that
+// refuses keeps it on the SIM. A line whose length disagrees with its header is a read error
+// (line noise) and is never junked.
 func TestMalformedPDUGoesToTheSinkThenIsDeleted(t *testing.T) {
+	undecodable := "00" + "04" + "0B91" // SMSC field empty, SMS-DELIVER cut short: valid hex
 	tests := []struct {
-		name    string
-		line    string // the PDU line as the modem sends it
-		wantRaw string
+		name      string
+		line      string // the PDU line as the modem sends it
+		length    int    // the header's <length>
+		check     bool   // the sink says the PDU does not decode
+		junk      bool
+		malformed bool // handed over with Malformed set (else as a PDU the sink junks)
+		wantRaw   string
 	}{
-		{"not hex", "07911326040000F0ZZ", "07911326040000F0ZZ"},
-		{"length mismatch", testPDU + "00", testPDU + "00"},
-		{"SMSC length over 11", "FF00", "FF00"},
+		{"not hex", "07911326040000F0ZZ", 1, false, true, true, "07911326040000F0ZZ"},
+		{"SMSC length over 11", "FF00", 20, false, true, true, "FF00"},
+		{"does not decode", undecodable, 3, true, true, false, "\x00\x04\x0b\x91"},
+		{"length mismatch", testPDU + "00", 30, false, false, false, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newModem()
 			r := start(t, m, false)
+			if tt.check {
+				r.sink.SetCheck(func(b []byte) error {
+					if hex.EncodeToString(b) == strings.ToLower(undecodable) {
+						return errors.New("truncated SMS-DELIVER")
+					}
+					return nil
+				})
+			}
 			r.waitFor("ready", isState(agent.StateReady))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			idx := 7 + i
-			header := fmt.Sprintf("+CMGR: 0,,%d", 20)
+			header := fmt.Sprintf("+CMGR: 0,,%d", tt.length)
 			read, del := fmt.Sprintf("AT+CMGR=%d", idx), fmt.Sprintf("AT+CMGD=%d", idx)
 
 			// First the sink refuses: the entry stays on the SIM.
 			r.sink.Fail(errors.New("outbox broken"))
 			m.Answer(read, header, tt.line, "OK")
 			m.Answer(del, "OK")
+			m.Answer("AT+CMGL=4", fmt.Sprintf("+CMGL: %d,0,,%d", idx, tt.length), tt.line, "OK")
+			t0 := r.clock.Now()
 			m.Send(fmt.Sprintf(`+CMTI: "SM",%d`, idx))
+			if !tt.junk {
+				// Many sweeps later it is still on the SIM, never handed over.
+				r.sink.Fail(nil)
+				for r.clock.Now().Sub(t0) < 4*5*time.Minute {
+					time.Sleep(2 * time.Millisecond)
+				}
+				if slices.Contains(m.Commands(), del) || len(r.sink.Parts()) != 0 || r.sink.Refused() != 0 {
+					t.Fatalf("entry with a length disagreeing with its header was handed over (%d parts, %d refused) or deleted; commands %q",
+						len(r.sink.Parts()), r.sink.Refused(), m.Commands())
+				}
+				if st := r.sup.Snapshot()[0]; st.DecodeErrors != 0 || st.Errors == 0 {
+					t.Errorf("counters: decode errors %d, errors %d; want 0 and > 0 (read errors)", st.DecodeErrors, st.Errors)
+				}
+				return
+			}
 			for r.sink.Refused() == 0 {
 				time.Sleep(2 * time.Millisecond)
 			}
 			if slices.Contains(m.Commands(), del) {
 				t.Fatalf("malformed entry deleted although the sink refused it; commands %q", m.Commands())
 			}
+			if n := countOf(m.Commands(), read); n < agent.JunkReads {
+				t.Errorf("%s sent %d times before the entry was handed over as junk, want at least %d", read, n, agent.JunkReads)
+			}
+			if d := r.clock.Now().Sub(t0); d < 5*time.Minute {
+				t.Errorf("handed over as junk %v after its first read, want at least the sweep interval", d)
+			}
 			r.sink.Fail(nil)
-			m.Send(fmt.Sprintf(`+CMTI: "SM",%d`, idx))
 			if err := r.sink.Wait(ctx, func(p []agent.ReceivedPart) bool { return len(p) == 1 }); err != nil {
 				t.Fatalf("malformed entry never reached the sink: %v", err)
 			}
 			waitCommand(t, m, del)
 			p := r.sink.Parts()[0]
-			if p.Malformed == "" || string(p.PDU) != tt.wantRaw || p.Index != idx || p.ICCID != "89014103211118510720" {
-				t.Errorf("part: got malformed %q, raw %q, index %d, ICCID %s; want a reason, raw %q, index %d, the SIM's ICCID",
-					p.Malformed, p.PDU, p.Index, p.ICCID, tt.wantRaw, idx)
+			if string(p.PDU) != tt.wantRaw {
+				t.Errorf("part raw bytes: got %q, want %q", p.PDU, tt.wantRaw)
 			}
-			if n := countOf(m.Commands(), read); n < 2 {
-				t.Errorf("%s sent %d times before giving up on the entry, want the read and one re-read per attempt", read, n)
+			if (p.Malformed != "") != tt.malformed || p.Index != idx || p.ICCID != "89014103211118510720" {
+				t.Errorf("part: got malformed %q, index %d, ICCID %s; want malformed %v, index %d, the SIM's ICCID",
+					p.Malformed, p.Index, p.ICCID, tt.malformed, idx)
 			}
-			if st := r.sup.Snapshot()[0]; st.DecodeErrors == 0 {
+			if st := r.sup.Snapshot()[0]; tt.malformed && st.DecodeErrors == 0 {
 				t.Errorf("decode errors: got 0, want > 0")
 			}
 		})
+	}
+}
+
+// TestNoisyReadsNeverJunkAnSMS: the AT+CMGR answers for a real SMS come polluted by line noise
+// on the first reads (a stray "g" line before the PDU, as the system test saw, noise inside the
+// PDU line, the PDU line split in two, a length that disagrees with the header, bytes outside
+// printable ASCII), then clean. The SMS reaches the sink intact, once, and nothing is junked.
+func TestNoisyReadsNeverJunkAnSMS(t *testing.T) {
+	m := newModem()
+	r := start(t, m, false)
+	r.waitFor("ready", isState(agent.StateReady))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	want, _ := hex.DecodeString(testPDU)
+	hdr := cmgr(testPDU)[0]
+	noisy := [][]string{
+		{hdr, "g", testPDU, "OK"},
+		{hdr, testPDU[:20] + "g" + testPDU[20:], "OK"},
+		{hdr, testPDU[:30], testPDU[30:], "OK"},
+		{hdr, testPDU[:30] + "5A" + testPDU[30:], "OK"},
+		{hdr, "g"},
+		{"+CMGR: 0,,3", "0", testPDU, "OK"},
+		{hdr, testPDU[:40] + "\x01\xfe" + testPDU[40:], "OK"},
+		{"g", "OK"},
+	}
+	m.Answer("AT+CMGD=3", "OK")
+	m.Answer("AT+CMGL=4", slices.Concat(cmglEntry(3, testPDU), []string{"OK"})...)
+	for i, a := range noisy {
+		m.Answer("AT+CMGR=3", a...)
+		if i == 0 {
+			m.Send(`+CMTI: "SM",3`)
+		}
+		for countOf(m.Commands(), "AT+CMGR=3") <= i {
+			if ctx.Err() != nil {
+				t.Fatalf("AT+CMGR=3 sent %d times, want a read per noisy answer", countOf(m.Commands(), "AT+CMGR=3"))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if len(r.sink.Parts()) != 0 || slices.Contains(m.Commands(), "AT+CMGD=3") {
+			t.Fatalf("noisy answer %d %q: handed over %+v or deleted", i, a, r.sink.Parts())
+		}
+	}
+	m.Answer("AT+CMGR=3", cmgr(testPDU)...)
+	if err := r.sink.Wait(ctx, func(p []agent.ReceivedPart) bool { return len(p) >= 1 }); err != nil {
+		t.Fatalf("the SMS never reached the sink after the noise ended: %v", err)
+	}
+	waitCommand(t, m, "AT+CMGD=3")
+	p := r.sink.Parts()
+	if len(p) != 1 || p[0].Malformed != "" || !bytes.Equal(p[0].PDU, want) || p[0].Index != 3 {
+		t.Errorf("sink got %+v, want the PDU once, intact, not malformed", p)
+	}
+	if st := r.sup.Snapshot()[0]; st.DecodeErrors != 0 || st.Received != 1 {
+		t.Errorf("counters: decode errors %d, received %d; want 0 and 1", st.DecodeErrors, st.Received)
 	}
 }
 

@@ -19,6 +19,12 @@ var (
 	ErrError = errors.New("modem: ERROR")
 	// ErrNoMessage means a storage index holds no message.
 	ErrNoMessage = errors.New("modem: no message at this index")
+	// ErrGarbled marks a stored-message read whose answer does not hold together, as line
+	// noise leaves it: the PDU line missing, split in several lines, of an odd number of
+	// digits, or of a length that disagrees with the header's <length> (SMSC field + TPDU
+	// octets). It is a read error, never a verdict on the message: read it again later.
+	// Found in [StoredPDU].Err.
+	ErrGarbled = errors.New("modem: garbled read (line noise?)")
 )
 
 // CMEError is a "+CME ERROR: <err>" final result code (3GPP TS 27.007 §9.2).

@@ -37,8 +37,11 @@ type StoredPDU struct {
 	// Raw is the PDU line as received; kept so a malformed message can be
 	// reported before it is deleted.
 	Raw string
-	// Err is set when the PDU line was missing or malformed. The entry still
-	// carries Index so the caller can report it and delete it.
+	// Err is set when the PDU line was missing or malformed. It wraps
+	// ErrGarbled when the answer itself did not hold together (a read error:
+	// read it again); otherwise the line, of the right length, still did not
+	// parse, which only a later identical read can confirm as a malformed
+	// entry rather than noise. The entry carries Index either way.
 	Err error
 }
 
@@ -83,19 +86,34 @@ func unhex(c byte) (byte, bool) {
 // DecodeStoredPDU decodes a PDU line and checks it against the TPDU length the
 // modem announced: the first octet is the SMSC field length L, so the line
 // must hold exactly 1+L+tpduLen octets.
+//
+// Errors come in two kinds. A line that cannot be what the modem meant to send
+// (empty, an odd number of digits, longer than MaxPDULen, or of a length that
+// disagrees with the header) wraps ErrGarbled: line noise inserts and splits,
+// so this is a read error. Anything else (a non-hexadecimal digit in a line of
+// the right length, an SMSC length over 11) describes the stored entry itself;
+// only reading it back identically later tells a malformed entry from noise.
 func DecodeStoredPDU(line string, tpduLen int) ([]byte, error) {
-	b, err := DecodeHex(line)
-	if err != nil {
-		return nil, err
+	switch {
+	case line == "":
+		return nil, fmt.Errorf("%w: empty PDU line", ErrGarbled)
+	case len(line)%2 != 0:
+		return nil, fmt.Errorf("%w: odd number of hex digits (%d)", ErrGarbled, len(line))
+	case len(line)/2 > MaxPDULen:
+		return nil, fmt.Errorf("%w: PDU of %d octets exceeds %d", ErrGarbled, len(line)/2, MaxPDULen)
 	}
-	smsc := int(b[0])
-	if smsc > 11 {
-		return nil, fmt.Errorf("SMSC field length %d exceeds 11", smsc)
+	hi, ok1 := unhex(line[0])
+	lo, ok2 := unhex(line[1])
+	if ok1 && ok2 {
+		smsc := int(hi<<4 | lo)
+		if smsc > 11 {
+			return nil, fmt.Errorf("SMSC field length %d exceeds 11", smsc)
+		}
+		if want := 1 + smsc + tpduLen; len(line)/2 != want {
+			return nil, fmt.Errorf("%w: PDU has %d octets, want %d (1+%d SMSC + %d TPDU)", ErrGarbled, len(line)/2, want, smsc, tpduLen)
+		}
 	}
-	if want := 1 + smsc + tpduLen; len(b) != want {
-		return nil, fmt.Errorf("PDU has %d octets, want %d (1+%d SMSC + %d TPDU)", len(b), want, smsc, tpduLen)
-	}
-	return b, nil
+	return DecodeHex(line)
 }
 
 // parseStat accepts the PDU mode number and, leniently, the text mode words
@@ -123,7 +141,8 @@ func parseStat(f field) (int, error) {
 //	<pdu>
 //
 // Entries whose PDU line is missing or malformed are returned with Err set
-// (and Raw holding the line), so the caller can report and delete them. A
+// (and Raw holding the line), so the caller can read them again (ErrGarbled:
+// missing, wrong length, or followed by a stray line) or report them. A
 // header that cannot be parsed at all (no usable index) is skipped and
 // reported in the returned error; the entries are valid even then.
 func ParseCMGL(lines []string, storage string) ([]StoredPDU, error) {
@@ -133,6 +152,12 @@ func ParseCMGL(lines []string, storage string) ([]StoredPDU, error) {
 		rest, ok := cutName(lines[i], "+CMGL")
 		if !ok {
 			errs = append(errs, fmt.Errorf("+CMGL: unexpected line %q", lines[i]))
+			if n := len(out); n > 0 && out[n-1].Err == nil && out[n-1].Raw != "" {
+				// A stray line right after an entry may be a piece of its PDU line
+				// split by noise: the entry is not trusted.
+				out[n-1].PDU = nil
+				out[n-1].Err = fmt.Errorf("%w: stray line %q after the PDU line", ErrGarbled, lines[i])
+			}
 			continue
 		}
 		e, err := parseCMGLHeader(rest)
@@ -145,7 +170,7 @@ func ParseCMGL(lines []string, storage string) ([]StoredPDU, error) {
 		}
 		e.Storage = storage
 		if i+1 >= len(lines) || isCMGLHeader(lines[i+1]) {
-			e.Err = errors.New("PDU line missing")
+			e.Err = fmt.Errorf("%w: PDU line missing", ErrGarbled)
 		} else {
 			i++
 			e.Raw = lines[i]
@@ -185,6 +210,8 @@ func parseCMGLHeader(rest string) (StoredPDU, error) {
 //	<pdu>
 //
 // An empty answer, or a length of 0, means the index is empty: ErrNoMessage.
+// The answer must be the header and exactly one PDU line; a missing line, lines
+// after it or a line disagreeing with <length> give Err wrapping ErrGarbled.
 func ParseCMGR(lines []string, index int, storage string) (StoredPDU, error) {
 	e := StoredPDU{Index: index, Storage: storage}
 	var hdr = -1
@@ -218,10 +245,16 @@ func ParseCMGR(lines []string, index int, storage string) (StoredPDU, error) {
 		if e.Length == 0 {
 			return e, ErrNoMessage
 		}
-		e.Err = errors.New("PDU line missing")
+		e.Err = fmt.Errorf("%w: PDU line missing", ErrGarbled)
 		return e, nil
 	}
 	e.Raw = lines[hdr+1]
 	e.PDU, e.Err = DecodeStoredPDU(e.Raw, e.Length)
+	if extra := lines[hdr+2:]; len(extra) > 0 {
+		// The answer is exactly a header and one PDU line; more lines are noise, or pieces
+		// of the PDU line split by it.
+		e.PDU = nil
+		e.Err = errors.Join(fmt.Errorf("%w: %d stray line(s) after the PDU line, first %q", ErrGarbled, len(extra), extra[0]), e.Err)
+	}
 	return e, nil
 }

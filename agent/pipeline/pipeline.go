@@ -207,7 +207,19 @@ func New(cfg Config) (*Pipeline, error) {
 	}, nil
 }
 
-var _ agent.PartSink = (*Pipeline)(nil)
+var (
+	_ agent.PartSink   = (*Pipeline)(nil)
+	_ agent.PDUChecker = (*Pipeline)(nil)
+)
+
+// CheckPDU reports whether a PDU read from a SIM decodes; one that does not would be kept as
+// junk. The slot asks before it stores a PDU, so that a PDU garbled by line noise (hex and length
+// intact) is read again instead of being junked and deleted: it hands over an undecodable PDU
+// only once it read back identically over a sweep interval (agent.JunkReads).
+func (p *Pipeline) CheckPDU(b []byte) error {
+	_, err := pdu.Decode(b, true)
+	return err
+}
 
 // StorePart stores one PDU read from a SIM durably in the outbox; see agent.PartSink. It is
 // safe for concurrent use by every slot.

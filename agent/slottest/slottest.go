@@ -136,7 +136,29 @@ type Sink struct {
 	parts   []agent.ReceivedPart
 	fail    error
 	refused int
+	check   func([]byte) error
 	changed chan struct{} // closed and replaced on every change
+}
+
+var _ agent.PDUChecker = (*Sink)(nil)
+
+// SetCheck sets what CheckPDU answers (nil: every PDU decodes), to play a sink that keeps
+// undecodable PDUs as junk.
+func (s *Sink) SetCheck(f func([]byte) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.check = f
+}
+
+// CheckPDU implements agent.PDUChecker with the function set by SetCheck.
+func (s *Sink) CheckPDU(b []byte) error {
+	s.mu.Lock()
+	f := s.check
+	s.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f(b)
 }
 
 // NewSink returns an empty sink that accepts every part.
