@@ -81,6 +81,8 @@ type MosquittoConfig struct {
 	// every session, subscription and retained message (clients reconnect with
 	// session_present=false).
 	NoPersistence bool
+	// Debug logs every packet (log_type all) into Output.
+	Debug bool
 }
 
 // StartMosquittoWith starts a private Mosquitto configured by c; t.Cleanup stops it.
@@ -115,6 +117,9 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *Mosquitto {
 	conf, err := broker.MosquittoConf(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Debug {
+		conf = append(conf, "\nlog_type all\n"...)
 	}
 	m.confFile = filepath.Join(m.dir, "mosquitto.conf")
 	if err := os.WriteFile(m.confFile, conf, 0o600); err != nil {
@@ -184,7 +189,15 @@ func (m *Mosquitto) Kill(t testing.TB) {
 	m.stop(syscall.SIGKILL)
 }
 
-// Restart starts Mosquitto again (after Kill) on the same port with the same configuration and
+// Stop ends Mosquitto cleanly (SIGTERM), as an administrator or init system does: with
+// persistence it saves every session (subscriptions, queued and in-flight messages) and
+// restores them on Restart.
+func (m *Mosquitto) Stop(t testing.TB) {
+	t.Helper()
+	m.stop(syscall.SIGTERM)
+}
+
+// Restart starts Mosquitto again (after Kill or Stop) on the same port with the same configuration and
 // password file.
 func (m *Mosquitto) Restart(t testing.TB) {
 	t.Helper()
