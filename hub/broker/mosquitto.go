@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
 
 	_ "embed"
+	"github.com/ness-network/ness-sms/wire"
 )
 
 // Credential is one line of Mosquitto's password file.
@@ -73,37 +72,6 @@ topic readwrite %[3]s#
 `, AgentTopicRoot, hubUser, TopicRoot), nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file in the same directory and a
-// rename, so Mosquitto reloading (SIGHUP) never reads a half-written file.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename this fails harmlessly
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
 // WriteMosquittoFiles writes the password file and the ACL file (mode 0640: give the group to the
 // user Mosquitto runs as). Send Mosquitto SIGHUP afterwards to make it reload them.
 func WriteMosquittoFiles(passwordFile, aclFile, hubUser string, creds []Credential) error {
@@ -115,10 +83,10 @@ func WriteMosquittoFiles(passwordFile, aclFile, hubUser string, creds []Credenti
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(passwordFile, pw, 0o640); err != nil {
+	if err := wire.WriteFileAtomic(passwordFile, pw, 0o640); err != nil {
 		return err
 	}
-	return WriteFileAtomic(aclFile, acl, 0o640)
+	return wire.WriteFileAtomic(aclFile, acl, 0o640)
 }
 
 // MosquittoListener is one listener of the Mosquitto configuration.

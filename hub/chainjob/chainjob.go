@@ -19,6 +19,7 @@ import (
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/emercoin"
 	"github.com/ness-network/ness-sms/hub/proof"
+	"github.com/ness-network/ness-sms/wire"
 )
 
 // Receipts is the part of hub.Store the job reads.
@@ -157,21 +158,7 @@ func (j *Job) save(d Day, day time.Time) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(j.Dir, ".proofs-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), j.path(day))
+	return wire.WriteFileAtomic(j.path(day), b, 0o640)
 }
 
 // Anchor builds day's tree from the receipts stored in [day, day+24h) UTC, anchors it and

@@ -24,13 +24,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/ness-network/ness-sms/hub/emercoin"
+	"github.com/ness-network/ness-sms/wire"
 )
 
 // Config sets up a Node. The zero value is a main-net-like, unencrypted, in-memory node with
@@ -149,25 +149,7 @@ func (n *Node) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(n.cfg.Path), ".emulator-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), n.cfg.Path)
+	return wire.WriteFileAtomic(n.cfg.Path, b, 0o600)
 }
 
 // Start serves JSON-RPC on a fresh 127.0.0.1 port and returns its URL ("http://127.0.0.1:N/").
