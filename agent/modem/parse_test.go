@@ -363,3 +363,33 @@ func FuzzDecodeHex(f *testing.F) {
 		}
 	})
 }
+
+// TestParseCMGRGarbled: answers polluted by line noise are read errors (ErrGarbled), never a
+// verdict on the entry; a line of the right length that still does not parse is not.
+func TestParseCMGRGarbled(t *testing.T) {
+	hdr := "+CMGR: 0,,30"
+	tests := []struct {
+		name    string
+		lines   []string
+		garbled bool
+	}{
+		{"stray line before the PDU", []string{hdr, "g", howAreYou}, true},
+		{"noise inside the PDU line", []string{hdr, howAreYou[:20] + "g" + howAreYou[20:]}, true},
+		{"PDU line split", []string{hdr, howAreYou[:30], howAreYou[30:]}, true},
+		{"hex inserted: length disagrees", []string{hdr, howAreYou[:30] + "5A" + howAreYou[30:]}, true},
+		{"PDU line missing", []string{hdr}, true},
+		{"non-hex of the right length", []string{hdr, howAreYou[:30] + "ZZ" + howAreYou[32:]}, false},
+		{"SMSC length over 11", []string{"+CMGR: 0,,1", "FF00"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := modem.ParseCMGR(tt.lines, 1, "SM")
+			if err != nil {
+				t.Fatalf("err %v", err)
+			}
+			if got.Err == nil || errors.Is(got.Err, modem.ErrGarbled) != tt.garbled || got.PDU != nil {
+				t.Errorf("%q: got Err %v PDU %X; want an error, garbled %v, no PDU", tt.lines, got.Err, got.PDU, tt.garbled)
+			}
+		})
+	}
+}
