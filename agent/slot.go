@@ -583,7 +583,7 @@ func (s *slot) setReadiness() {
 	s.sup.update(s.n, func(x *SlotStatus) { x.Registration = regName })
 	switch {
 	case !s.simReady:
-		what := s.sim
+		var what string
 		switch modem.SIMState(s.sim) {
 		case modem.SIMNotInserted:
 			what = "SIM absent"

@@ -143,14 +143,6 @@ func (r *canonReader) bytes(field string, max int) []byte {
 
 func (r *canonReader) str(field string, max int) string { return string(r.bytes(field, max)) }
 
-func (r *canonReader) boolean(field string) bool {
-	v := r.u8(field)
-	if r.err == nil && v > 1 {
-		r.err = fieldErr(r.kind, field, "boolean byte is %d, want 0 or 1", v)
-	}
-	return v == 1
-}
-
 func (r *canonReader) finish() error {
 	if r.err != nil {
 		return r.err

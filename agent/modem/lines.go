@@ -57,9 +57,6 @@ func (s *lineSplitter) feed(p []byte, emit func(string)) {
 	}
 }
 
-// pending returns the bytes of an unfinished line.
-func (s *lineSplitter) pending() string { return string(s.buf) }
-
 func trimSpaces(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]

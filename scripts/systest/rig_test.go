@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -658,8 +657,6 @@ func (m *modemsim) fault(slot int, kind string) error {
 	}
 	return err
 }
-
-var errFull = errors.New("storage full")
 
 // TestMain removes the binaries built for the run.
 func TestMain(m *testing.M) {
