@@ -216,7 +216,9 @@ type Store interface {
 	// SetAgentSeen records the agent's connection state: Online, and LastSeen = at.
 	SetAgentSeen(ctx context.Context, id string, online bool, at time.Time) error
 
-	// UpsertSlotStatus inserts or replaces the slot (AgentID, Slot).
+	// UpsertSlotStatus inserts or replaces the slot (AgentID, Slot), unless the stored status is
+	// newer (UpdatedAt): statuses handled out of order, by concurrent ingest workers or hubs,
+	// never replace a newer one with an older one.
 	UpsertSlotStatus(ctx context.Context, s Slot) error
 	// ListSlots returns the agent's slots ordered by slot number; agentID "" lists every agent's.
 	ListSlots(ctx context.Context, agentID string) ([]Slot, error)

@@ -384,7 +384,8 @@ func (s *Store) UpsertSlotStatus(ctx context.Context, sl hub.Slot) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (agent_id, slot) DO UPDATE SET iccid = excluded.iccid, state = excluded.state,
 			signal = excluded.signal, registration = excluded.registration, operator = excluded.operator,
-			status = excluded.status, updated_at = excluded.updated_at`,
+			status = excluded.status, updated_at = excluded.updated_at
+		WHERE slots.updated_at IS NULL OR slots.updated_at <= excluded.updated_at`,
 		sl.AgentID, sl.Slot, sl.ICCID, sl.State, sl.Signal, sl.Registration, sl.Operator,
 		nonNil(sl.Status), ts(sl.UpdatedAt))
 	if err != nil {

@@ -393,7 +393,8 @@ func (s *Store) UpsertSlotStatus(ctx context.Context, sl hub.Slot) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(agent_id, slot) DO UPDATE SET iccid = excluded.iccid, state = excluded.state,
 			signal = excluded.signal, registration = excluded.registration, operator = excluded.operator,
-			status = excluded.status, updated_at = excluded.updated_at`,
+			status = excluded.status, updated_at = excluded.updated_at
+		WHERE slots.updated_at <= excluded.updated_at`,
 		sl.AgentID, sl.Slot, sl.ICCID, sl.State, sl.Signal, sl.Registration, sl.Operator,
 		nonNil(sl.Status), micros(sl.UpdatedAt))
 	if err != nil {

@@ -273,6 +273,12 @@ func testSlots(t *testing.T, s hub.Store) {
 	if err := s.UpsertSlotStatus(ctx, upd); err != nil {
 		t.Fatalf("UpsertSlotStatus (update): %v", err)
 	}
+	// An older status arriving late (out-of-order ingest) leaves the newer one in place.
+	late := hub.Slot{AgentID: a.ID, Slot: 1, ICCID: ICCID(11), State: "ready", Signal: 17,
+		Registration: "home", Status: []byte("late"), UpdatedAt: base.Add(30 * time.Second)}
+	if err := s.UpsertSlotStatus(ctx, late); err != nil {
+		t.Fatalf("UpsertSlotStatus (late, older): %v", err)
+	}
 	got, err := s.ListSlots(ctx, a.ID)
 	if err != nil {
 		t.Fatalf("ListSlots: %v", err)
