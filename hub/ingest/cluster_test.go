@@ -83,6 +83,15 @@ func TestTwoHubsSharedSubscription(t *testing.T) {
 	if len(stored) != n {
 		t.Errorf("stored rows: got %d, want %d", len(stored), n)
 	}
+	// Counters move just after the receipt goes out: wait for the last ones.
+	waitFor(t, "both hubs' counters to add up", func() bool {
+		s, d := 0, 0
+		for _, h := range hubs {
+			c := h.Metrics.Counts()
+			s, d = s+c.Stored, d+c.Duplicate
+		}
+		return s+d >= 2*n
+	})
 	var sumStored, sumDup int
 	for i, h := range hubs {
 		c := h.Metrics.Counts()

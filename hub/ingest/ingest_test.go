@@ -88,7 +88,13 @@ func e2e(t *testing.T, h *hubtest.Hub, a *hubtest.Agent) {
 	if err != nil || sm2.RentalID != "" || sm2.LeaseSeq != 0 {
 		t.Fatalf("provider-sealed message: got rental %q seq %d err %v, want no rental, seq 0", sm2.RentalID, sm2.LeaseSeq, err)
 	}
-	c := h.Metrics.Counts()
+	// HandleSMS counts a message after its receipt is sent, so the agent may hold the receipt
+	// a moment before the counter moves.
+	var c ingest.Counts
+	waitFor(t, "counters stored 2 duplicate 1", func() bool {
+		c = h.Metrics.Counts()
+		return c.Stored >= 2 && c.Duplicate >= 1
+	})
 	if c.Stored != 2 || c.Duplicate != 1 || len(c.Dropped) != 0 {
 		t.Errorf("counters: got stored %d duplicate %d dropped %v, want 2 1 none", c.Stored, c.Duplicate, c.Dropped)
 	}
