@@ -28,6 +28,7 @@ const (
 	TopicSlotStatus           // agent → hub: ness/v1/agent/<id>/status/<slot>, retained one-slot Status
 	TopicLease                // hub → agent: ness/v1/agent/<id>/lease/<iccid>, retained Lease
 	TopicReceipt              // hub → agent: ness/v1/agent/<id>/receipt, QoS 1, Receipt
+	TopicReady                // hub → agent: ness/v1/agent/<id>/ready, QoS 0: "a hub has just subscribed"
 )
 
 func (k TopicKind) String() string {
@@ -42,6 +43,8 @@ func (k TopicKind) String() string {
 		return "lease"
 	case TopicReceipt:
 		return "receipt"
+	case TopicReady:
+		return "ready"
 	}
 	return "invalid"
 }
@@ -68,6 +71,8 @@ func (t Topic) String() string {
 		return base + "lease/" + t.ICCID
 	case TopicReceipt:
 		return base + "receipt"
+	case TopicReady:
+		return base + "ready"
 	}
 	return ""
 }
@@ -91,9 +96,17 @@ func LeaseTopic(agentID, iccid string) string {
 // ReceiptTopic is where the hub publishes receipts for an agent.
 func ReceiptTopic(agentID string) string { return Topic{Kind: TopicReceipt, AgentID: agentID}.String() }
 
-// AgentSubscriptions are the filters an agent subscribes to (leases and receipts).
+// ReadyTopic is where a hub tells an agent that it has just subscribed to the agents' SMS (after
+// every connect). A broker may have dropped SMS that arrived while no hub was subscribed —
+// Mosquitto 2.0 does not persist shared subscriptions, so after a restart a hub's restored
+// session has none until the hub subscribes again — so the agent publishes again everything
+// without a receipt. The payload is informative only (the hub's MQTT client id); agents do not
+// parse it.
+func ReadyTopic(agentID string) string { return Topic{Kind: TopicReady, AgentID: agentID}.String() }
+
+// AgentSubscriptions are the filters an agent subscribes to (leases, receipts, hub ready).
 func AgentSubscriptions(agentID string) []string {
-	return []string{agentPrefix + agentID + "/lease/+", ReceiptTopic(agentID)}
+	return []string{agentPrefix + agentID + "/lease/+", ReceiptTopic(agentID), ReadyTopic(agentID)}
 }
 
 // HubSubscriptions are the filters the hub subscribes to (all agents' SMS and statuses). With
@@ -125,6 +138,8 @@ func ParseTopic(s string) (Topic, error) {
 		t.Kind = TopicStatus
 	case len(parts) == 2 && parts[1] == "receipt":
 		t.Kind = TopicReceipt
+	case len(parts) == 2 && parts[1] == "ready":
+		t.Kind = TopicReady
 	case len(parts) == 3 && parts[1] == "status":
 		n, err := parseSlot(parts[2])
 		if err != nil {

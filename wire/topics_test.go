@@ -17,6 +17,7 @@ func TestTopicsRoundTrip(t *testing.T) {
 		{SlotStatusTopic(a, 31), Topic{Kind: TopicSlotStatus, AgentID: a, Slot: 31}},
 		{LeaseTopic(a, "8944501234567890123"), Topic{Kind: TopicLease, AgentID: a, ICCID: "8944501234567890123"}},
 		{ReceiptTopic(a), Topic{Kind: TopicReceipt, AgentID: a}},
+		{ReadyTopic(a), Topic{Kind: TopicReady, AgentID: a}},
 	}
 	for _, c := range cases {
 		if !strings.HasPrefix(c.topic, "ness/v1/agent/"+a+"/") {
@@ -44,6 +45,7 @@ func TestParseTopicErrors(t *testing.T) {
 		{"ness/v1/agent/" + a[:31] + "/sms", "agent"},
 		{"ness/v1/agent/" + a + "/sms/extra", "unknown topic"},
 		{"ness/v1/agent/" + a + "/smsx", "unknown topic"},
+		{"ness/v1/agent/" + a + "/ready/1", "unknown topic"},
 		{"ness/v1/agent/" + a + "/status/01", "slot"},
 		{"ness/v1/agent/" + a + "/status/-1", "slot"},
 		{"ness/v1/agent/" + a + "/status/257", "slot"},
@@ -67,7 +69,7 @@ func TestSubscriptionsCoverTopics(t *testing.T) {
 			t.Errorf("hub subscriptions %v do not match %s", HubSubscriptions(), topic)
 		}
 	}
-	for _, topic := range []string{LeaseTopic(a, "894450123456"), ReceiptTopic(a)} {
+	for _, topic := range []string{LeaseTopic(a, "894450123456"), ReceiptTopic(a), ReadyTopic(a)} {
 		if !anyMatch(AgentSubscriptions(a), topic) {
 			t.Errorf("agent subscriptions do not match %s", topic)
 		}
@@ -76,7 +78,7 @@ func TestSubscriptionsCoverTopics(t *testing.T) {
 		}
 	}
 	acl := strings.Replace(AgentACLPattern, "%u", a, 1)
-	for _, topic := range []string{SMSTopic(a), StatusTopic(a), SlotStatusTopic(a, 0), LeaseTopic(a, "894450123456"), ReceiptTopic(a)} {
+	for _, topic := range []string{SMSTopic(a), StatusTopic(a), SlotStatusTopic(a, 0), LeaseTopic(a, "894450123456"), ReceiptTopic(a), ReadyTopic(a)} {
 		if !matchFilter(acl, topic) {
 			t.Errorf("ACL %s does not cover %s", acl, topic)
 		}

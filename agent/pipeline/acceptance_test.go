@@ -47,7 +47,8 @@ type world struct {
 	badMsg []string
 
 	cmd  *exec.Cmd
-	next int // number of the next injected SMS, so every text is unique across inject calls
+	env  []string // added to the agent's environment (later values win)
+	next int      // number of the next injected SMS, so every text is unique across inject calls
 }
 
 func newWorld(t *testing.T, slots int) *world {
@@ -123,7 +124,7 @@ func (w *world) onSMS(_ mqtt.Client, m mqtt.Message) {
 func (w *world) startAgent() {
 	w.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = agentEnv(w.dataDir, w.broker.URL, w.hubKey.Verify.String(), w.sockets, len(w.sim.Slots()))
+	cmd.Env = append(agentEnv(w.dataDir, w.broker.URL, w.hubKey.Verify.String(), w.sockets, len(w.sim.Slots())), w.env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		w.t.Fatalf("start agent: %v", err)
@@ -342,4 +343,42 @@ func TestAcceptanceBrokerOutage(t *testing.T) {
 	w.waitAll(append(first, during...), 2*time.Minute)
 	t.Logf("broker down %s; all %d SMS delivered %s after it came back", *outage, len(first)+len(during), time.Since(up).Round(time.Millisecond))
 	w.stopAgent()
+}
+
+// TestHubReadyRepublishes: SMS the broker acknowledged while no hub was subscribed (Mosquitto
+// restores a hub's session after a restart without its shared subscription) reach the hub as
+// soon as a hub says ready, not after the republish timeout (an hour here): a hub subscribing
+// again without saying ready gets nothing; its ready brings every one, each once by id.
+func TestHubReadyRepublishes(t *testing.T) {
+	w := newWorld(t, 2)
+	w.env = []string{"NESS_AGENT_REPUBLISH_TIMEOUT=1h"}
+	w.startAgent()
+	defer w.stopAgent()
+	first := w.inject(3, 0)
+	w.waitAll(first, time.Minute)
+	w.hub.Unsubscribe()
+	dropped := w.inject(4, 0)
+	// The agent publishes them (the renter's subscriber gets them); the hub, unsubscribed, not.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		w.mu.Lock()
+		got := len(w.opened)
+		w.mu.Unlock()
+		if got == len(first)+len(dropped) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("renter's subscriber has %d of %d SMS after a minute", got, len(first)+len(dropped))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.hub.Subscribe(false)
+	time.Sleep(3 * time.Second)
+	if n := w.hub.Count(); n != len(first) {
+		t.Fatalf("hub subscribed again without ready has %d SMS, want %d: what published them again?", n, len(first))
+	}
+	start := time.Now()
+	w.hub.SendReady()
+	w.waitAll(append(first, dropped...), 30*time.Second)
+	t.Logf("all %d SMS at the hub %v after its ready (republish timeout 1h)", len(first)+len(dropped), time.Since(start).Round(time.Millisecond))
 }

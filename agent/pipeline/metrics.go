@@ -13,6 +13,7 @@ type Metrics struct {
 	Published           *prometheus.CounterVec // result: ok, republished, error
 	Receipts            *prometheus.CounterVec // result: acked, repeat, invalid, bad_topic
 	Leases              *prometheus.CounterVec // result: accepted, repeat, rejected
+	HubReady            prometheus.Counter     // a hub's "ready": unreceipted messages published again
 	Errors              *prometheus.CounterVec // where: seal, outbox, cert, status
 	InFlight            prometheus.Gauge
 	Publishing          prometheus.Gauge // 1 while a valid certificate and hub key allow publishing
@@ -37,8 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Published:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_publish_total", Help: "Publish attempts, by result."}, []string{"result"}),
 		Receipts:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_receipts_total", Help: "Receipts from the hub, by result."}, []string{"result"}),
 		Leases:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_leases_total", Help: "Leases from the hub, by result."}, []string{"result"}),
-		Errors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_pipeline_errors_total", Help: "Pipeline errors, by where."}, []string{"where"}),
-		InFlight:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_publish_inflight", Help: "Publishes waiting for a PUBACK."}),
+		HubReady: prometheus.NewCounter(prometheus.CounterOpts{Name: "ness_agent_hub_ready_total",
+			Help: "Ready messages from a hub that has just subscribed (what has no receipt is published again)."}),
+		Errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ness_agent_pipeline_errors_total", Help: "Pipeline errors, by where."}, []string{"where"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_publish_inflight", Help: "Publishes waiting for a PUBACK."}),
 		Publishing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_publishing",
 			Help: "1 while the agent may publish (valid certificate, pinned hub key); 0 in store-only mode or with an invalid certificate (alarm)."}),
 		ReassemblyPending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ness_agent_reassembly_pending",
@@ -53,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.PartsStored, m.PartsDuplicate, m.PartsRefused, m.Junk, m.Sealed, m.Incomplete,
-			m.Published, m.Receipts, m.Leases, m.Errors, m.InFlight, m.Publishing, m.ReassemblyPending, m.OutboxRecords,
+			m.Published, m.Receipts, m.Leases, m.HubReady, m.Errors, m.InFlight, m.Publishing, m.ReassemblyPending, m.OutboxRecords,
 			m.OutboxFull, m.OutboxOldestSeconds, m.PublishSeconds, m.ReadToPubackSeconds)
 	}
 	return m

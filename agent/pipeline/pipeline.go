@@ -135,6 +135,7 @@ type Pipeline struct {
 
 	wake     chan struct{} // one slot: new parts queued (StorePart → assembler)
 	sealed   chan struct{} // one slot: a message was sealed (seal worker → publisher)
+	ready    chan struct{} // one slot: publish again what was sent before readyAt (→ publisher)
 	jobs     chan job      // assembler → seal workers
 	started  chan struct{} // closed when Run has resumed the outbox's state
 	finished chan struct{} // closed when the assembler has drained the queue after shutdown
@@ -143,6 +144,10 @@ type Pipeline struct {
 	queue    []outbox.Part       // stored parts not yet fed to a reassembler
 	closed   bool                // StorePart refuses new parts
 	inflight map[string]struct{} // ids being published
+	// readyAt: a hub subscribed (or this agent reconnected) at this time; every message sent
+	// before it and still without a receipt may have been dropped by the broker and is
+	// published again at once, not after RepublishTimeout.
+	readyAt time.Time
 
 	// asm is owned by the assembler goroutine.
 	asm map[string]*pdu.Reassembler
@@ -201,7 +206,7 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	return &Pipeline{
 		cfg: cfg, agentID: cfg.Identity.AgentID(), log: cfg.Logger.With("component", "pipeline"), m: cfg.Metrics,
-		wake: make(chan struct{}, 1), sealed: make(chan struct{}, 1), jobs: make(chan job, 64),
+		wake: make(chan struct{}, 1), sealed: make(chan struct{}, 1), ready: make(chan struct{}, 1), jobs: make(chan job, 64),
 		started: make(chan struct{}), finished: make(chan struct{}),
 		inflight: map[string]struct{}{}, asm: map[string]*pdu.Reassembler{},
 	}, nil

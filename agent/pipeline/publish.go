@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ness-network/ness-sms/agent/identity"
@@ -47,6 +48,13 @@ func (p *Pipeline) publisher(ctx, drainCtx context.Context) {
 		case <-tick.C:
 		case <-changed:
 			lastRepublishScan = time.Time{} // back online: look at everything
+			if ls != nil && ls.Connected() {
+				// The broker may have lost what it acknowledged before (a restart without
+				// persistence, or no hub subscribed to take it): send again what has no receipt.
+				p.markReady()
+			}
+		case <-p.ready:
+			lastRepublishScan = time.Time{}
 		}
 	}
 }
@@ -78,7 +86,7 @@ func (p *Pipeline) scan(ctx, drainCtx context.Context, sem chan struct{}, s outb
 			return
 		}
 		if s == outbox.Published {
-			if age := now.Sub(m.LastPublish); age >= 0 && age < p.cfg.RepublishTimeout {
+			if age := now.Sub(m.LastPublish); age >= 0 && age < p.cfg.RepublishTimeout && !m.LastPublish.Before(p.readySince()) {
 				continue
 			}
 		}
@@ -109,6 +117,29 @@ func (p *Pipeline) scan(ctx, drainCtx context.Context, sem chan struct{}, s outb
 	}
 }
 
+// markReady records that everything sent until now and without a receipt is to be published
+// again at once (a hub has just subscribed, or the link has just come back), and wakes the
+// publisher.
+func (p *Pipeline) markReady() {
+	p.mu.Lock()
+	p.readyAt = p.cfg.Now()
+	p.mu.Unlock()
+	p.kickReady()
+}
+
+func (p *Pipeline) kickReady() {
+	select {
+	case p.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pipeline) readySince() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readyAt
+}
+
 func (p *Pipeline) done(id string) {
 	p.mu.Lock()
 	delete(p.inflight, id)
@@ -123,6 +154,9 @@ func (p *Pipeline) publish(ctx context.Context, m outbox.Message, again bool) {
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.PublishTimeout)
 	defer cancel()
 	start := time.Now()
+	// The message's publish time is when it was sent, not when the PUBACK came: a hub's ready
+	// that arrives between the two must still cover it.
+	sentAt := p.cfg.Now()
 	err := p.cfg.Publisher.Publish(pctx, wire.SMSTopic(p.agentID), m.Sealed, false)
 	if err != nil {
 		p.m.Published.WithLabelValues("error").Inc()
@@ -135,9 +169,12 @@ func (p *Pipeline) publish(ctx context.Context, m outbox.Message, again bool) {
 	}
 	p.m.PublishSeconds.Observe(time.Since(start).Seconds())
 	at := p.cfg.Now()
-	if err := p.cfg.Outbox.MarkPublished(m.ID, at); err != nil && !errors.Is(err, outbox.ErrNotFound) {
+	if err := p.cfg.Outbox.MarkPublished(m.ID, sentAt); err != nil && !errors.Is(err, outbox.ErrNotFound) {
 		p.m.Errors.WithLabelValues("outbox").Inc()
 		p.log.Error("mark published failed", "id", m.ID, "err", err)
+	}
+	if sentAt.Before(p.readySince()) {
+		p.kickReady() // a ready came while this one was in flight: the scan that followed skipped it
 	}
 	if again {
 		p.m.Published.WithLabelValues("republished").Inc()
@@ -167,6 +204,11 @@ func (p *Pipeline) HandleMessage(topic string, payload []byte) {
 	switch t.Kind {
 	case wire.TopicReceipt:
 		p.handleReceipt(payload)
+	case wire.TopicReady:
+		// Payload informative only (the hub's client id), not parsed.
+		p.m.HubReady.Inc()
+		p.log.Info("a hub subscribed; publishing again what has no receipt", "hub", truncateID(payload))
+		p.markReady()
 	case wire.TopicLease:
 		if len(payload) == 0 {
 			p.log.Info("retained lease cleared on the broker; the stored lease stays until a newer one", "iccid", t.ICCID)
@@ -210,4 +252,12 @@ func (p *Pipeline) handleReceipt(payload []byte) {
 	} else {
 		p.m.Receipts.WithLabelValues("repeat").Inc()
 	}
+}
+
+// truncateID returns at most 64 bytes of b, for logs.
+func truncateID(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return strings.ToValidUTF8(string(b), "?")
 }

@@ -192,6 +192,7 @@ type Agent struct {
 	receipts []*wire.Receipt
 	bad      []error
 	leases   map[string][]byte // iccid → last retained lease payload
+	readies  int               // hub ready messages (wire.ReadyTopic) received
 	notify   chan struct{}
 }
 
@@ -280,6 +281,8 @@ func (a *Agent) onMessage(_ mqtt.Client, m mqtt.Message) {
 		a.bad = append(a.bad, err)
 	case t.Kind == wire.TopicLease:
 		a.leases[t.ICCID] = append([]byte(nil), m.Payload()...)
+	case t.Kind == wire.TopicReady:
+		a.readies++
 	case t.Kind == wire.TopicReceipt:
 		r, err := wire.DecodeReceipt(m.Payload())
 		if err == nil {
@@ -293,6 +296,28 @@ func (a *Agent) onMessage(_ mqtt.Client, m mqtt.Message) {
 			return
 		}
 		a.receipts = append(a.receipts, r)
+	}
+}
+
+// Readies returns how many hub ready messages the agent has received.
+func (a *Agent) Readies() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.readies
+}
+
+// WaitReadies waits until the agent has received at least n hub ready messages.
+func (a *Agent) WaitReadies(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for a.Readies() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent %s: %d hub ready messages after %v, want %d", a.ID, a.Readies(), timeout, n)
+		}
+		select {
+		case <-a.notify:
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

@@ -528,6 +528,7 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 			subMu.Unlock()
 			if err == nil {
 				in.log.Info("ingest subscribed again after (re)connect", "filters", subs)
+				in.announceReady(ctx, c)
 				return
 			}
 			if ctx.Err() != nil {
@@ -548,6 +549,7 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 	err := subscribe(ctx, client)
 	if err == nil {
 		in.log.Info("ingest subscribed", "filters", subs, "workers", in.cfg.Workers)
+		in.announceReady(ctx, client)
 		<-ctx.Done()
 	}
 	setConnectHook(client, nil)
@@ -568,6 +570,40 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 		return fmt.Errorf("ingest: subscribe %v: %w", subs, err)
 	}
 	return nil
+}
+
+// announceReady tells every enrolled agent that this hub has just subscribed (wire.ReadyTopic,
+// QoS 0). A broker can acknowledge an agent's SMS and route it to nobody: Mosquitto 2.0 does not
+// persist shared subscriptions, so after a restart the hubs' restored sessions have none until
+// each hub subscribes again, and the agents, back first, publish into the void. An agent that
+// gets ready publishes again at once what still has no receipt (the store keeps each message
+// once), instead of after its RepublishTimeout.
+func (in *Ingester) announceReady(ctx context.Context, c mqtt.Client) {
+	agents, err := in.cfg.Store.ListAgents(ctx)
+	if err != nil {
+		in.log.Warn("ingest: cannot list agents to tell them the hub is ready; they publish again after their republish timeout", "err", err)
+		return
+	}
+	opts := c.OptionsReader()
+	payload := []byte(opts.ClientID())
+	n := 0
+	for _, a := range agents {
+		if a.MQTTPasswordHash == "" { // revoked: cannot connect
+			continue
+		}
+		tok := c.Publish(wire.ReadyTopic(a.ID), 0, false, payload)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := waitToken(pctx, tok)
+		cancel()
+		if err != nil {
+			in.log.Warn("ingest: ready not sent; the remaining agents publish again after their republish timeout",
+				"agent", a.ID, "err", err, "sent", n)
+			return
+		}
+		n++
+	}
+	in.m.readySent.Add(float64(n))
+	in.log.Info("ingest: told the agents this hub is subscribed", "agents", n)
 }
 
 func subscribeGranted(tok mqtt.Token, subs []string) error {

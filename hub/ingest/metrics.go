@@ -12,6 +12,7 @@ type Metrics struct {
 	statuses      prometheus.Counter
 	statusDropped *prometheus.CounterVec // reason
 	notifyErrors  prometheus.Counter
+	readySent     prometheus.Counter
 	duration      prometheus.Histogram
 }
 
@@ -39,6 +40,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ness_hub_ingest_notify_errors_total",
 			Help: "Stored messages whose live-delivery notification failed.",
 		}),
+		readySent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ness_hub_ingest_ready_sent_total",
+			Help: "Ready messages sent to agents after the hub (re)subscribed (each makes the agent publish again what has no receipt).",
+		}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ness_hub_ingest_sms_seconds",
 			Help:    "Time to verify, store and receipt one SMS.",
@@ -52,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.messages.WithLabelValues("stored")
 	m.messages.WithLabelValues("duplicate")
 	if reg != nil {
-		reg.MustRegister(m.messages, m.dropped, m.statuses, m.statusDropped, m.notifyErrors, m.duration)
+		reg.MustRegister(m.messages, m.dropped, m.statuses, m.statusDropped, m.notifyErrors, m.readySent, m.duration)
 	}
 	return m
 }
@@ -63,6 +68,7 @@ type Counts struct {
 	Dropped           map[string]int // by reason, only non-zero
 	Statuses          int
 	StatusDropped     map[string]int
+	ReadySent         int
 }
 
 // Counts reads the counters.
@@ -71,6 +77,7 @@ func (m *Metrics) Counts() Counts {
 		Stored:        int(value(m.messages.WithLabelValues("stored"))),
 		Duplicate:     int(value(m.messages.WithLabelValues("duplicate"))),
 		Statuses:      int(value(m.statuses)),
+		ReadySent:     int(value(m.readySent)),
 		Dropped:       map[string]int{},
 		StatusDropped: map[string]int{},
 	}

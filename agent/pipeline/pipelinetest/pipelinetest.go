@@ -174,8 +174,10 @@ func StartHub(t testing.TB, url string, key *wire.Identity) *Hub {
 		messages: map[string]*wire.SMS{}, copies: map[string]int{}, notify: make(chan struct{}, 1)}
 	ready := make(chan struct{}, 1)
 	h.client = Client(t, url, fmt.Sprintf("testhub-%d-%d", os.Getpid(), time.Now().UnixNano()), nil, func(c mqtt.Client) {
-		// A clean session loses its subscription when the broker restarts: subscribe on every connect.
-		c.Subscribe("ness/v1/agent/+/sms", 1, h.onSMS).WaitTimeout(10 * time.Second)
+		// A clean session loses its subscription when the broker restarts: subscribe on every
+		// connect, and then say ready to the agents, as the real hub does.
+		c.Subscribe(smsFilter, 1, h.onSMS).WaitTimeout(10 * time.Second)
+		h.sendReady(c)
 		select {
 		case ready <- struct{}{}:
 		default:
@@ -188,6 +190,45 @@ func StartHub(t testing.TB, url string, key *wire.Identity) *Hub {
 	}
 	return h
 }
+
+const smsFilter = "ness/v1/agent/+/sms"
+
+// sendReady publishes a ready message (wire.ReadyTopic) to every agent the hub knows.
+func (h *Hub) sendReady(c mqtt.Client) {
+	h.mu.Lock()
+	ids := make([]string, 0, len(h.certs))
+	for id := range h.certs {
+		ids = append(ids, id)
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		c.Publish(wire.ReadyTopic(id), 0, false, []byte("testhub")).WaitTimeout(10 * time.Second)
+	}
+}
+
+// Unsubscribe stops taking SMS: the broker acknowledges the agents' SMS and, with no other
+// subscriber, routes them to nobody (what Mosquitto does after a restart until the hubs have
+// subscribed again).
+func (h *Hub) Unsubscribe() {
+	h.t.Helper()
+	if tok := h.client.Unsubscribe(smsFilter); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		h.t.Fatalf("hub: unsubscribe: %v", tok.Error())
+	}
+}
+
+// Subscribe takes SMS again; with ready, it then tells its agents (SendReady).
+func (h *Hub) Subscribe(ready bool) {
+	h.t.Helper()
+	if tok := h.client.Subscribe(smsFilter, 1, h.onSMS); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		h.t.Fatalf("hub: subscribe: %v", tok.Error())
+	}
+	if ready {
+		h.SendReady()
+	}
+}
+
+// SendReady tells every agent the hub knows that it is subscribed.
+func (h *Hub) SendReady() { h.sendReady(h.client) }
 
 // AddAgent registers an agent certificate.
 func (h *Hub) AddAgent(c *wire.AgentCert) {

@@ -46,30 +46,25 @@ func (l *logBuf) String() string {
 	return l.b.String()
 }
 
-// TestDeliveryAfterCleanBrokerRestart: a private Mosquitto with persistence is stopped cleanly
+// TestReadyAfterCleanBrokerRestart: a private Mosquitto with persistence is stopped cleanly
 // (SIGTERM) while SMS are in the hub's hands and queued for it, and started again on its port
-// with the same persistence file, so the hub's persistent session (and its shared subscription)
-// is restored with messages in flight. Every SMS sent before and after must be stored and
-// receipted within seconds of the restart, without restarting the hub.
-//
-// It reproduces docs/TESTING.md Status item 4 and fails against Mosquitto 2.0.11 (Debian 12):
-// the broker resends the hub's 55 restored in-flight SMS (DUP), gets a PUBACK for every one on
-// the new connection, and then sends none of the SMS queued for the session while the hub was
-// away; only through the shared subscription (shared=false passes). So it runs only with
-// NESS_REPRO_STALL=1 until the hub works around it.
-// NESS_REPRO_DOWN (default 20s), NESS_REPRO_AFTER (default 300), NESS_REPRO_DEBUG=1 (Mosquitto
-// log_type all in the failure output).
-func TestDeliveryAfterCleanBrokerRestart(t *testing.T) {
-	if os.Getenv("NESS_REPRO_STALL") != "1" {
-		t.Skip("NESS_REPRO_STALL=1 runs the reproduction of the stall after a clean Mosquitto restart (docs/TESTING.md Status 4)")
-	}
+// with the same persistence file; the agent is back first and publishes while the hub's
+// session is still offline. Mosquitto 2.0 does not persist shared subscriptions
+// (persist__subs_save writes only the plain ones), so the hub's restored session has none and
+// the broker acknowledges those SMS and routes them to nobody (docs/TESTING.md Status 4). The
+// hub, once subscribed again, sends every enrolled agent a ready message; an agent then
+// publishes again what has no receipt (agent/pipeline TestHubReadyRepublishes), as the test's
+// agent does here. Every SMS, before and after, must then be stored and receipted within
+// seconds, once. NESS_READY_DOWN (default 3s), NESS_READY_AFTER (default 100),
+// NESS_READY_DEBUG=1 (Mosquitto log_type all in the failure output).
+func TestReadyAfterCleanBrokerRestart(t *testing.T) {
 	for _, shared := range []bool{false, true} {
 		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) { cleanRestart(t, shared) })
 	}
 }
 
 func cleanRestart(t *testing.T, shared bool) {
-	mq := hubtest.StartMosquittoWith(t, hubtest.MosquittoConfig{Debug: os.Getenv("NESS_REPRO_DEBUG") == "1"})
+	mq := hubtest.StartMosquittoWith(t, hubtest.MosquittoConfig{Debug: os.Getenv("NESS_READY_DEBUG") == "1"})
 	dir := t.TempDir()
 	s, err := sqlite.OpenDir(ctx, dir)
 	if err != nil {
@@ -77,7 +72,7 @@ func cleanRestart(t *testing.T, shared bool) {
 	}
 	t.Cleanup(func() { s.Close() })
 	var logs logBuf
-	o := hubtest.Options{Store: slowStore{Store: s, delay: 100 * time.Millisecond}, BrokerURL: mq.URL,
+	o := hubtest.Options{Store: slowStore{Store: s, delay: 30 * time.Millisecond}, BrokerURL: mq.URL,
 		HubUser: mq.HubUser, HubPassword: mq.HubPassword, Workers: 2,
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if shared {
@@ -97,50 +92,66 @@ func cleanRestart(t *testing.T, shared bool) {
 	r := h.Rent(t, a, sim, "+491705555555", renter)
 	l := a.WaitLease(t, sim, r.LeaseSeq, wait)
 
-	ids := map[string]bool{}
+	payloads := map[string][]byte{}
 	send := func(n int, tag string) {
 		for i := range n {
 			m, p := a.NewSMS(t, hubtest.SMS{ICCID: sim, Lease: l, Text: fmt.Sprintf("%s %d", tag, i)})
-			ids[m.ID] = true
+			payloads[m.ID] = p
 			a.Client.Publish(wire.SMSTopic(a.ID), 1, false, p) // not waited for: the agent's session resends
 		}
 	}
-	// More than the broker's in-flight window (20) and the hub's workers: some are in the hub's
-	// hands, some in flight at the broker, the rest queued when the broker stops.
+	receipted := func() map[string]bool {
+		out := map[string]bool{}
+		for _, rc := range a.Receipts() {
+			out[rc.MessageID] = true
+		}
+		return out
+	}
+	// Some SMS are in the hub's hands, some in flight at the broker, the rest queued when the
+	// broker stops.
 	send(60, "before")
 	a.WaitReceipts(t, 5, wait)
+	// The agent subscribed after the hub's first ready: it counts the ones from now on.
+	readies := a.Readies()
 	mq.Stop(t)
-	down := 20 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("NESS_REPRO_DOWN")); err == nil {
+	down := 3 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("NESS_READY_DOWN")); err == nil {
 		down = d
 	}
 	time.Sleep(down)
 	mq.Restart(t)
-	// The agent is back first (its backoff is shorter) and sends its backlog while the hub's
-	// session is still offline: it is queued at the broker beyond the in-flight window.
+	// The agent is back first (its backoff is shorter) and sends while the hub is still away.
 	waitFor(t, "agent reconnected", func() bool { return a.Client.IsConnectionOpen() })
-	after := 300
-	if n, err := strconv.Atoi(os.Getenv("NESS_REPRO_AFTER")); err == nil {
+	after := 100
+	if n, err := strconv.Atoi(os.Getenv("NESS_READY_AFTER")); err == nil {
 		after = n
 	}
 	send(after, "after")
 	waitFor(t, "hub reconnected", func() bool { return h.Client.IsConnectionOpen() })
+	a.WaitReadies(t, readies+1, wait)
+	// As ness-agent does on a ready: publish again everything without a receipt.
+	rc := receipted()
+	again := 0
+	for id, p := range payloads {
+		if !rc[id] {
+			a.Client.Publish(wire.SMSTopic(a.ID), 1, false, p)
+			again++
+		}
+	}
+	t.Logf("at the hub's ready: %d of %d SMS without a receipt, published again", again, len(payloads))
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		missing := 0
-		for id := range ids {
+		for id := range payloads {
 			if _, err := h.Store.GetMessage(ctx, id); err != nil {
 				missing++
 			}
 		}
-		receipted := map[string]bool{}
-		for _, rc := range a.Receipts() {
-			receipted[rc.MessageID] = true
-		}
+		rc := receipted()
 		unreceipted := 0
-		for id := range ids {
-			if !receipted[id] {
+		for id := range payloads {
+			if !rc[id] {
 				unreceipted++
 			}
 		}
@@ -148,10 +159,14 @@ func cleanRestart(t *testing.T, shared bool) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("30s after the broker restart: %d of %d SMS not stored, %d not receipted (hub metrics %+v)\nmosquitto:\n%s",
-				missing, len(ids), unreceipted, h.Metrics.Counts(), tail(mq.Output(), 60))
+			t.Fatalf("30s after the hub's ready: %d of %d SMS not stored, %d not receipted (hub metrics %+v)\nmosquitto:\n%s",
+				missing, len(payloads), unreceipted, h.Metrics.Counts(), tail(mq.Output(), 60))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if c := h.Metrics.Counts(); c.Stored != len(payloads) || c.ReadySent < 1 {
+		t.Errorf("hub stored %d messages (want each of the %d once) and sent %d readies (want ≥ 1: one per enrolled agent at each subscribe); metrics %+v",
+			c.Stored, len(payloads), c.ReadySent, c)
 	}
 }
 
