@@ -621,6 +621,32 @@ func TestE2E(t *testing.T) {
 			t.Logf("lost: SMS %d slot %d renter %d injected at +%.1fs", k, in.slot, in.renter, in.at.Sub(start).Seconds())
 		}
 	}
+	// Injection → first live delivery, and the slowest SMS with what they went through: the tail
+	// says which fault delays delivery (the network is judged on lost and duplicates only).
+	type late struct {
+		k int
+		d time.Duration
+	}
+	var lat []late
+	for k, in := range led.sms {
+		if at, ok := led.firstLive[k]; ok {
+			lat = append(lat, late{k, at.Sub(in.at)})
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i].d < lat[j].d })
+	if n := len(lat); n > 0 {
+		t.Logf("injection → live delivery: p50 %v, p99 %v, max %v (%d SMS)", lat[n/2].d.Round(time.Millisecond),
+			lat[n*99/100].d.Round(time.Millisecond), lat[n-1].d.Round(time.Millisecond), n)
+		for _, l := range lat[max(0, n-5):] {
+			in := led.sms[l.k]
+			how := "WebSocket"
+			if renterList[in.renter].webhook {
+				how = "webhook"
+			}
+			t.Logf("slow: SMS %d slot %d renter %d (%s) injected at +%.1fs, live after %v", l.k, in.slot, in.renter, how,
+				in.at.Sub(start).Seconds(), l.d.Round(time.Millisecond))
+		}
+	}
 	fmt.Printf("e2e: redeliveries of the same id (webhook retries, QoS 1, stream resumes): %d\n", redeliveries)
 	fmt.Printf("e2e: %d injections refused by full or faulted SIMs (not counted; the next SMS went elsewhere)\n", refused.Load())
 	line := fmt.Sprintf("e2e: injected=%d delivered=%d duplicates=%d lost=%d kills=%d", len(led.sms), delivered, dups, lost, kills.Load())
