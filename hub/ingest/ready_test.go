@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,23 +26,6 @@ type slowStore struct {
 func (s slowStore) PutMessageReceipt(ctx context.Context, m hub.Message, r hub.Receipt) (bool, error) {
 	time.Sleep(s.delay)
 	return s.Store.PutMessageReceipt(ctx, m, r)
-}
-
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestReadyAfterCleanBrokerRestart: a private Mosquitto with persistence is stopped cleanly
@@ -71,7 +53,7 @@ func cleanRestart(t *testing.T, shared bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	var logs logBuf
+	var logs lockedBuf
 	o := hubtest.Options{Store: slowStore{Store: s, delay: 30 * time.Millisecond}, BrokerURL: mq.URL,
 		HubUser: mq.HubUser, HubPassword: mq.HubPassword, Workers: 2,
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
@@ -81,7 +63,7 @@ func cleanRestart(t *testing.T, shared bool) {
 	h := hubtest.Start(t, o)
 	defer func() {
 		if t.Failed() {
-			t.Logf("hub log:\n%s", logs.String())
+			t.Logf("hub log:\n%s", logs.Bytes())
 		}
 	}()
 	a := h.Enroll(t)
