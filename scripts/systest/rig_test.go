@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,7 +67,7 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool := "go" // go test puts its own $GOROOT/bin first on PATH
 		cmd := exec.Command(goTool, "build", "-o", buildDir+"/",
 			"github.com/ness-network/ness-sms/agent/cmd/ness-modemsim",
 			"github.com/ness-network/ness-sms/agent/cmd/ness-agent",

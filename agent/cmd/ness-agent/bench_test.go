@@ -35,7 +35,7 @@ func BenchmarkIdle32Slots(b *testing.B) {
 		window = d
 	}
 	dir := b.TempDir()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goTool := "go" // go test puts its own $GOROOT/bin first on PATH
 	for _, pkg := range []string{"ness-agent", "ness-modemsim"} {
 		out, err := exec.Command(goTool, "build", "-o", filepath.Join(dir, pkg), "../"+pkg).CombinedOutput()
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 func buildAgent(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ness-agent")
-	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../../../agent/cmd/ness-agent").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "../../../agent/cmd/ness-agent").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build ness-agent: %v\n%s", err, out)
 	}

@@ -22,7 +22,7 @@ func TestBodyDeadline(t *testing.T) {
 		case <-r.Context().Done():
 			t.Errorf("request context ended after the body was read: %v", r.Context().Err())
 		}
-		io.WriteString(w, string(b))
+		w.Write(b)
 	})))
 	srv.Config.ReadHeaderTimeout = time.Second
 	srv.Start()
