@@ -116,6 +116,10 @@ type Config struct {
 	Share string
 	// Timeout bounds the handling of one message (store and receipt). Default 30s.
 	Timeout time.Duration
+	// RetryEvery is how often Run checks, while SMS of some agents failed to be stored or
+	// receipted, whether the store works again, to tell those agents ready (they publish again
+	// at once instead of after their republish timeout). Default 2s.
+	RetryEvery time.Duration
 }
 
 // Ingester verifies, stores and receipts agents' messages.
@@ -123,7 +127,13 @@ type Ingester struct {
 	cfg Config
 	log *slog.Logger
 	m   *Metrics
+
+	retryMu sync.Mutex
+	retry   map[string]struct{} // agents with an SMS dropped for store_error or receipt_error
 }
+
+// maxRetryAgents bounds Ingester.retry; beyond it agents rely on their republish timeout.
+const maxRetryAgents = 100000
 
 // New checks cfg and returns an Ingester; nothing is opened or subscribed until Run.
 func New(cfg Config) (*Ingester, error) {
@@ -152,7 +162,10 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Ingester{cfg: cfg, log: cfg.Log, m: cfg.Metrics}, nil
+	if cfg.RetryEvery <= 0 {
+		cfg.RetryEvery = 2 * time.Second
+	}
+	return &Ingester{cfg: cfg, log: cfg.Log, m: cfg.Metrics, retry: map[string]struct{}{}}, nil
 }
 
 // Metrics returns the ingester's counters.
@@ -191,6 +204,16 @@ func (in *Ingester) HandleSMS(ctx context.Context, topic string, payload []byte)
 	if r := ReasonOf(err); r != "" {
 		in.m.dropped.WithLabelValues(r).Inc()
 		in.log.Warn("sms dropped", "reason", r, "topic", truncate(topic), "bytes", len(payload), "err", err)
+		if r == ReasonStore || r == ReasonReceipt {
+			// The SMS is fine; the hub is not. Tell the agent ready once the store works again.
+			if t, terr := wire.ParseTopic(topic); terr == nil {
+				in.retryMu.Lock()
+				if len(in.retry) < maxRetryAgents {
+					in.retry[t.AgentID] = struct{}{}
+				}
+				in.retryMu.Unlock()
+			}
+		}
 	} else if err == nil {
 		if res.Duplicate {
 			in.m.messages.WithLabelValues("duplicate").Inc()
@@ -550,7 +573,10 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 	if err == nil {
 		in.log.Info("ingest subscribed", "filters", subs, "workers", in.cfg.Workers)
 		in.announceReady(ctx, client)
+		retryDone := make(chan struct{})
+		go func() { defer close(retryDone); in.retryLoop(ctx, client) }()
 		<-ctx.Done()
+		<-retryDone
 	}
 	setConnectHook(client, nil)
 	subMu.Lock()
@@ -604,6 +630,64 @@ func (in *Ingester) announceReady(ctx context.Context, c mqtt.Client) {
 	}
 	in.m.readySent.Add(float64(n))
 	in.log.Info("ingest: told the agents this hub is subscribed", "agents", n)
+}
+
+// retryLoop tells agents whose SMS failed to be stored or receipted that the hub is ready, as
+// soon as the store answers again, until ctx ends.
+func (in *Ingester) retryLoop(ctx context.Context, c mqtt.Client) {
+	t := time.NewTicker(in.cfg.RetryEvery)
+	defer t.Stop()
+	opts := c.OptionsReader()
+	payload := []byte(opts.ClientID())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		in.retryMu.Lock()
+		var probe string
+		for id := range in.retry {
+			probe = id
+			break
+		}
+		in.retryMu.Unlock()
+		if probe == "" || !c.IsConnectionOpen() {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := in.cfg.Store.GetAgent(pctx, probe)
+		cancel()
+		if err != nil && !errors.Is(err, hub.ErrNotFound) {
+			continue // the store still fails
+		}
+		in.retryMu.Lock()
+		ids := make([]string, 0, len(in.retry))
+		for id := range in.retry {
+			ids = append(ids, id)
+		}
+		clear(in.retry)
+		in.retryMu.Unlock()
+		sent := 0
+		for i, id := range ids {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := in.cfg.Receipts.Publish(pctx, wire.ReadyTopic(id), 0, false, payload)
+			cancel()
+			if err != nil { // keep the rest for the next round
+				in.retryMu.Lock()
+				for _, id := range ids[i:] {
+					in.retry[id] = struct{}{}
+				}
+				in.retryMu.Unlock()
+				break
+			}
+			sent++
+		}
+		if sent > 0 {
+			in.m.readySent.Add(float64(sent))
+			in.log.Info("ingest: store answers again; told the agents whose SMS failed to send them again", "agents", sent)
+		}
+	}
 }
 
 func subscribeGranted(tok mqtt.Token, subs []string) error {

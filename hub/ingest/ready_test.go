@@ -2,11 +2,13 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,6 +151,78 @@ func cleanRestart(t *testing.T, shared bool) {
 	if c := h.Metrics.Counts(); c.Stored != len(payloads) || c.ReadySent < 1 {
 		t.Errorf("hub stored %d messages (want each of the %d once) and sent %d readies (want ≥ 1: one per enrolled agent at each subscribe); metrics %+v",
 			c.Stored, len(payloads), c.ReadySent, c)
+	}
+}
+
+// failingStore fails every store of a message and every agent lookup while down is set, as a
+// database that is restarting does.
+type failingStore struct {
+	hub.Store
+	down *atomic.Bool
+}
+
+var errDown = errors.New("database is restarting")
+
+func (s failingStore) PutMessageReceipt(ctx context.Context, m hub.Message, r hub.Receipt) (bool, error) {
+	if s.down.Load() {
+		return false, errDown
+	}
+	return s.Store.PutMessageReceipt(ctx, m, r)
+}
+
+func (s failingStore) GetAgent(ctx context.Context, id string) (hub.Agent, error) {
+	if s.down.Load() {
+		return hub.Agent{}, errDown
+	}
+	return s.Store.GetAgent(ctx, id)
+}
+
+// TestReadyAfterStoreFailure: SMS dropped because the store failed are not lost (the agent
+// keeps them until a receipt), and the hub does not leave them to the agent's republish
+// timeout: once the store answers again, with no other SMS coming in, it tells that agent ready
+// within seconds (and no agent whose SMS were fine).
+func TestReadyAfterStoreFailure(t *testing.T) {
+	s, err := sqlite.OpenDir(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var down atomic.Bool
+	h := hubtest.Start(t, hubtest.Options{Store: failingStore{Store: s, down: &down}})
+	a, other := h.Enroll(t), h.Enroll(t)
+	a.Connect(t, h.URL)
+	other.Connect(t, h.URL)
+	renter, _ := wire.GenerateIdentity()
+	sim := iccid(t, 11)
+	l := a.WaitLease(t, sim, h.Rent(t, a, sim, "+491701111111", renter).LeaseSeq, wait)
+	readies, otherReadies := a.Readies(), other.Readies()
+
+	down.Store(true)
+	m, p := a.NewSMS(t, hubtest.SMS{ICCID: sim, Lease: l, Text: "while the database restarts"})
+	a.Publish(t, p)
+	waitFor(t, "store_error drop", func() bool { return h.Metrics.Counts().Dropped["store_error"] >= 1 })
+	time.Sleep(3 * time.Second) // several retry rounds while the store still fails: no ready yet
+	if n := a.Readies(); n != readies {
+		t.Fatalf("agent got %d ready messages while the store was down, want none", n-readies)
+	}
+	down.Store(false)
+	start := time.Now()
+	a.WaitReadies(t, readies+1, wait)
+	t.Logf("ready %v after the store came back", time.Since(start).Round(time.Millisecond))
+	a.Publish(t, p) // as ness-agent does on ready
+	rs := a.WaitReceipts(t, 1, wait)
+	if rs[0].MessageID != m.ID {
+		t.Fatalf("receipt for %s, want %s", rs[0].MessageID, m.ID)
+	}
+	if _, err := h.Store.GetMessage(ctx, m.ID); err != nil {
+		t.Fatalf("message not stored after the ready: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond) // a retry round: nothing more to tell anyone
+	if n := a.Readies(); n != readies+1 {
+		t.Errorf("agent got %d ready messages, want exactly 1", n-readies)
+	}
+	if n := other.Readies(); n != otherReadies {
+		t.Errorf("an agent whose SMS were fine got %d ready messages, want none", n-otherReadies)
 	}
 }
 
