@@ -5,13 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/ness-network/ness-sms/hub/broker"
 	"github.com/ness-network/ness-sms/hub/broker/brokertest"
+	"github.com/ness-network/ness-sms/internal/testproc"
 )
 
 var update = flag.Bool("update", false, "rewrite scripts/mosquitto/ from hub/broker")
@@ -62,16 +61,6 @@ func TestShippedMosquittoFiles(t *testing.T) {
 	}
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func mosquittoBinary(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("NESS_TEST_NO_MOSQUITTO") == "1" {
@@ -87,27 +76,8 @@ func mosquittoBinary(t testing.TB) string {
 	return ""
 }
 
-// syncBuffer collects a child's output safely.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type mosquitto struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
+	d      *testproc.Daemon
 	dir    string
 	target brokertest.Target
 }
@@ -131,7 +101,7 @@ func startMosquitto(t testing.TB, agents []brokertest.Agent) *mosquitto {
 		t.Fatalf("WriteMosquittoFiles: %v", err)
 	}
 	cert, key, clientTLS := brokertest.NewTLS(t, dir)
-	agentPort, hubPort := freePort(t), freePort(t)
+	agentPort, hubPort := testproc.FreePort(t), testproc.FreePort(t)
 	opts := broker.ProductionMosquitto
 	opts.Listeners = []broker.MosquittoListener{
 		{Port: agentPort, Bind: "127.0.0.1", CertFile: cert, KeyFile: key, ForAgents: true},
@@ -152,44 +122,14 @@ func startMosquitto(t testing.TB, agents []brokertest.Agent) *mosquitto {
 	if err := os.WriteFile(confFile, conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m := &mosquitto{cmd: exec.Command(bin, "-c", confFile), out: &syncBuffer{}, dir: dir}
-	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
-	if err := m.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { m.cmd.Wait(); close(exited) }()
+	// Registered before testproc.Start's cleanup, this one runs after it (and after a failed
+	// start): the configuration goes with Mosquitto's output.
 	t.Cleanup(func() {
-		m.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			m.cmd.Process.Kill()
-			<-exited
-		}
 		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", m.out.String())
+			t.Logf("mosquitto configuration:\n%s", conf)
 		}
 	})
-	for _, port := range []int{agentPort, hubPort} {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				t.Fatalf("mosquitto exited at start:\n%s\nconfiguration:\n%s", m.out.String(), conf)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mosquitto not listening on %d after 10s:\n%s", port, m.out.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	m := &mosquitto{d: testproc.Start(t, "mosquitto", []int{agentPort, hubPort}, bin, "-c", confFile), dir: dir}
 	m.target = brokertest.Target{
 		AgentURL:    fmt.Sprintf("ssl://127.0.0.1:%d", agentPort),
 		HubURL:      fmt.Sprintf("tcp://127.0.0.1:%d", hubPort),
@@ -251,7 +191,7 @@ func TestMosquittoReload(t *testing.T) {
 		broker.DefaultHubUsername, creds); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := m.d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

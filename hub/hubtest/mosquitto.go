@@ -1,21 +1,19 @@
 package hubtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/broker"
+	"github.com/ness-network/ness-sms/internal/testproc"
 )
 
 // Mosquitto is a private Mosquitto started with the shipped configuration's rules
@@ -26,30 +24,8 @@ type Mosquitto struct {
 	HubUser     string
 	HubPassword string
 
-	bin, dir, confFile, pwFile, aclFile string
-	port                                int
-	out                                 *lockedBuffer
-
-	mu     sync.Mutex // guards cmd and exited, replaced by Restart
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	dir, pwFile, aclFile string
+	d                    *testproc.Daemon
 }
 
 // MosquittoBinary finds mosquitto or fails the test saying how to install it
@@ -88,7 +64,8 @@ type MosquittoConfig struct {
 // StartMosquittoWith starts a private Mosquitto configured by c; t.Cleanup stops it.
 func StartMosquittoWith(t testing.TB, c MosquittoConfig) *Mosquitto {
 	t.Helper()
-	m := &Mosquitto{bin: MosquittoBinary(t), dir: t.TempDir(), HubUser: broker.DefaultHubUsername, out: &lockedBuffer{}}
+	bin := MosquittoBinary(t)
+	m := &Mosquitto{dir: t.TempDir(), HubUser: broker.DefaultHubUsername}
 	m.pwFile, m.aclFile = filepath.Join(m.dir, "passwd"), filepath.Join(m.dir, "acl")
 	pass, err := broker.NewPassword()
 	if err != nil {
@@ -98,14 +75,9 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *Mosquitto {
 	if err := m.write(nil); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testproc.FreePort(t)
 	opts := broker.MosquittoOptions{
-		Listeners:    []broker.MosquittoListener{{Port: m.port, Bind: "127.0.0.1"}},
+		Listeners:    []broker.MosquittoListener{{Port: port, Bind: "127.0.0.1"}},
 		PasswordFile: m.pwFile, ACLFile: m.aclFile, LogDest: "stderr",
 	}
 	if !c.NoPersistence {
@@ -121,87 +93,36 @@ func StartMosquittoWith(t testing.TB, c MosquittoConfig) *Mosquitto {
 	if c.Debug {
 		conf = append(conf, "\nlog_type all\n"...)
 	}
-	m.confFile = filepath.Join(m.dir, "mosquitto.conf")
-	if err := os.WriteFile(m.confFile, conf, 0o600); err != nil {
+	confFile := filepath.Join(m.dir, "mosquitto.conf")
+	if err := os.WriteFile(confFile, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.start(t)
-	t.Cleanup(func() {
-		m.stop(syscall.SIGTERM)
-		if t.Failed() {
-			t.Logf("mosquitto output:\n%s", m.out.String())
-		}
-	})
-	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", m.port)
+	// t.Cleanup stops it (SIGTERM) and logs its output if the test failed.
+	m.d = testproc.Start(t, "mosquitto", []int{port}, bin, "-c", confFile)
+	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	return m
-}
-
-// start runs Mosquitto with the configuration file and waits until it listens.
-func (m *Mosquitto) start(t testing.TB) {
-	t.Helper()
-	cmd := exec.Command(m.bin, "-c", m.confFile)
-	cmd.Stdout, cmd.Stderr = m.out, m.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", m.bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	m.mu.Lock()
-	m.cmd, m.exited = cmd, exited
-	m.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", m.port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mosquitto exited at start:\n%s", m.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto not listening on %d after 10s:\n%s", m.port, m.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop sends sig to the running Mosquitto (SIGKILL after 5 s) and waits until it has exited.
-func (m *Mosquitto) stop(sig syscall.Signal) {
-	m.mu.Lock()
-	cmd, exited := m.cmd, m.exited
-	m.mu.Unlock()
-	cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-exited
-	}
 }
 
 // Kill ends Mosquitto with SIGKILL, as a crash or power loss does: without persistence it loses
 // every session and subscription.
 func (m *Mosquitto) Kill(t testing.TB) {
 	t.Helper()
-	m.stop(syscall.SIGKILL)
+	m.d.Kill()
 }
 
-// Stop ends Mosquitto cleanly (SIGTERM), as an administrator or init system does: with
-// persistence it saves every session (subscriptions, queued and in-flight messages) and
-// restores them on Restart.
+// Stop ends Mosquitto cleanly (SIGTERM; SIGKILL if it is still there after 10 s), as an
+// administrator or init system does: with persistence it saves every session (subscriptions,
+// queued and in-flight messages) and restores them on Restart.
 func (m *Mosquitto) Stop(t testing.TB) {
 	t.Helper()
-	m.stop(syscall.SIGTERM)
+	m.d.Stop()
 }
 
 // Restart starts Mosquitto again (after Kill or Stop) on the same port with the same configuration and
-// password file.
+// password file, and waits until it listens.
 func (m *Mosquitto) Restart(t testing.TB) {
 	t.Helper()
-	m.start(t)
+	m.d.Restart(t)
 }
 
 func (m *Mosquitto) write(agents []hub.Agent) error {
@@ -229,14 +150,11 @@ func (m *Mosquitto) Sync(t testing.TB, s hub.Store) {
 	if err := m.write(agents); err != nil {
 		t.Fatal(err)
 	}
-	m.mu.Lock()
-	cmd := m.cmd
-	m.mu.Unlock()
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := m.d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // Mosquitto reloads on its next loop iteration
 }
 
-// Output is what Mosquitto logged so far.
-func (m *Mosquitto) Output() string { return m.out.String() }
+// Output is what Mosquitto logged so far, across restarts.
+func (m *Mosquitto) Output() string { return m.d.Output() }

@@ -7,18 +7,16 @@ package pipelinetest
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/ness-network/ness-sms/internal/testproc"
 	"github.com/ness-network/ness-sms/wire"
 )
 
@@ -28,96 +26,62 @@ const MosquittoPath = "/usr/sbin/mosquitto"
 // Broker is a private Mosquitto.
 type Broker struct {
 	t    testing.TB
-	dir  string
 	Port int
 	URL  string // tcp://127.0.0.1:port
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu sync.Mutex // serialises Start and Stop
+	d  *testproc.Daemon
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testproc.FreePort(t)
 }
 
 // StartBroker starts a private Mosquitto with persistence in a temporary directory and stops it
-// at the end of the test. It fails the test, saying how to install it, when the binary is
-// missing.
+// at the end of the test, logging its output if the test failed. It fails the test, saying how
+// to install it, when the binary is missing.
 func StartBroker(t testing.TB) *Broker {
 	t.Helper()
 	if _, err := os.Stat(MosquittoPath); err != nil {
 		t.Fatalf("%s not found (%v): install it with `apt-get install mosquitto`", MosquittoPath, err)
 	}
-	b := &Broker{t: t, dir: t.TempDir(), Port: FreePort(t)}
+	dir := t.TempDir()
+	b := &Broker{t: t, Port: FreePort(t)}
 	b.URL = "tcp://127.0.0.1:" + strconv.Itoa(b.Port)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type warning\n", b.Port, b.dir)
-	if err := os.WriteFile(filepath.Join(b.dir, "mosquitto.conf"), []byte(conf), 0o600); err != nil {
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type warning\n", b.Port, dir)
+	confFile := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.Start()
-	t.Cleanup(b.Stop)
+	b.d = testproc.Start(t, "mosquitto", []int{b.Port}, MosquittoPath, "-c", confFile)
 	return b
 }
 
-// Start starts the broker (again) and waits until it accepts connections.
+// Start starts the broker again (after Stop) and waits until it accepts connections; it does
+// nothing if the broker is running.
 func (b *Broker) Start() {
 	b.t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.cmd != nil {
+	if b.d.Running() {
 		return
 	}
-	cmd := exec.Command(MosquittoPath, "-c", filepath.Join(b.dir, "mosquitto.conf"))
-	log, err := os.OpenFile(filepath.Join(b.dir, "mosquitto.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("start mosquitto: %v", err)
-	}
-	log.Close()
-	b.cmd = cmd
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(b.Port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
-			b.t.Fatalf("mosquitto on port %d did not come up: %v\n%s", b.Port, err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	b.d.Restart(b.t)
 }
 
-// Stop stops the broker (SIGTERM, so it writes its persistence file) and waits for it.
+// Stop stops the broker (SIGTERM, so it writes its persistence file; SIGKILL if it is still
+// there after 10 s) and waits for it. It does nothing if the broker is stopped, so it may be
+// called again, e.g. from t.Cleanup.
 func (b *Broker) Stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.cmd == nil {
-		return
-	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { b.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		b.cmd.Process.Kill()
-		<-done
-	}
-	b.cmd = nil
+	b.d.Stop()
 }
+
+// Output is what the broker logged so far (errors and warnings), across restarts.
+func (b *Broker) Output() string { return b.d.Output() }
 
 // Client connects a plain paho client (clean session) to url, failing the test on error.
 // onConnect, when set, runs after every (re)connection, e.g. to subscribe again.
