@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -19,25 +18,9 @@ import (
 	"github.com/ness-network/ness-sms/hub/postgres"
 	"github.com/ness-network/ness-sms/hub/postgres/pgtest"
 	"github.com/ness-network/ness-sms/hub/sqlite"
+	"github.com/ness-network/ness-sms/internal/testproc"
 	"github.com/ness-network/ness-sms/wire"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // ingestMarked runs SMS whose sender and text carry marker through a hub on store (nil:
 // SQLite), with debug logs into logs, and some hostile payloads so the drop paths log too.
@@ -136,7 +119,7 @@ func scanSQLite(t *testing.T, path string, marker []byte) []string {
 func TestNoPlaintextSQLite(t *testing.T) {
 	marker := "MARK" + hubtest.UniqueID(t)
 	sender := "+4915" + "7" + fmt.Sprint(len(marker)) + "0042042" // numeric: the number itself is a marker
-	var logs lockedBuf
+	var logs testproc.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := hubtest.Start(t, hubtest.Options{Log: log})
 	ingestMarked(t, h, sender, "your code is "+marker)
@@ -191,7 +174,7 @@ func TestNoPlaintextPostgres(t *testing.T) {
 	defer s.Close()
 	marker := "MARK" + hubtest.UniqueID(t)
 	sender := "+4916" + "3" + "0042042" + fmt.Sprint(len(marker))
-	var logs lockedBuf
+	var logs testproc.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := hubtest.Start(t, hubtest.Options{Store: s, Log: log})
 	ingestMarked(t, h, sender, "your code is "+marker)

@@ -15,6 +15,7 @@ import (
 	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/hubtest"
 	"github.com/ness-network/ness-sms/hub/sqlite"
+	"github.com/ness-network/ness-sms/internal/testproc"
 	"github.com/ness-network/ness-sms/wire"
 )
 
@@ -55,7 +56,7 @@ func cleanRestart(t *testing.T, shared bool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	var logs lockedBuf
+	var logs testproc.Buffer
 	o := hubtest.Options{Store: slowStore{Store: s, delay: 30 * time.Millisecond}, BrokerURL: mq.URL,
 		HubUser: mq.HubUser, HubPassword: mq.HubPassword, Workers: 2,
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
