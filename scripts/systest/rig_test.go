@@ -21,6 +21,7 @@ import (
 
 	"github.com/ness-network/ness-sms/hub/broker"
 	"github.com/ness-network/ness-sms/hub/httpapi"
+	"github.com/ness-network/ness-sms/internal/testproc"
 	"github.com/ness-network/ness-sms/wire"
 )
 
@@ -39,17 +40,6 @@ func requireSystem(t testing.TB, parts ...string) {
 			t.Fatalf("%s=1 but %s is not installed (%v): run scripts/setup (mosquitto, postgresql, util-linux)", EnvE2E, p, err)
 		}
 	}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 var (
@@ -241,7 +231,7 @@ func startPostgres(t testing.TB) *pgCluster {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o755)
-	pg := &pgCluster{dir: dir, port: freePort(t)}
+	pg := &pgCluster{dir: dir, port: testproc.FreePort(t)}
 	t.Cleanup(func() {
 		pg.ctl("stop", "-m", "immediate")
 		os.RemoveAll(dir)
@@ -293,7 +283,7 @@ func startMosquitto(t testing.TB, dir string) *mosquitto {
 	t.Helper()
 	requireSystem(t, "mosquitto")
 	bin, _ := exec.LookPath("mosquitto")
-	m := &mosquitto{port: freePort(t), HubUser: broker.DefaultHubUsername,
+	m := &mosquitto{port: testproc.FreePort(t), HubUser: broker.DefaultHubUsername,
 		pwFile: filepath.Join(dir, "mosquitto.passwd"), aclFile: filepath.Join(dir, "mosquitto.acl")}
 	m.URL = fmt.Sprintf("tcp://127.0.0.1:%d", m.port)
 	pass, err := broker.NewPassword()
@@ -402,7 +392,7 @@ func hubEnv(keyFile, dsn string, m *mosquitto, extra ...string) []string {
 
 func startHub(t testing.TB, dir, name string, env []string) *hubProc {
 	t.Helper()
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	data := filepath.Join(dir, name)
 	os.MkdirAll(data, 0o700)
 	h := &hubProc{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}

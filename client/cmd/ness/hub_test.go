@@ -5,19 +5,18 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ness-network/ness-sms/client"
 	"github.com/ness-network/ness-sms/client/clienttest"
+	"github.com/ness-network/ness-sms/internal/testproc"
 	"github.com/ness-network/ness-sms/wire"
 )
 
@@ -251,24 +250,6 @@ func writePublicKey(t *testing.T, id *wire.Identity) string {
 	return p
 }
 
-// lockedBuffer is a bytes.Buffer safe for a command writing and a test reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestTail runs ness tail in process, publishes SMS from the simulated agent and measures
 // publication → decrypted line on tail's output. The figure is logged, not asserted (the demo
 // check asserts the 2 s from a modem injection).
@@ -282,7 +263,7 @@ func TestTail(t *testing.T) {
 	defer func(old func() (context.Context, context.CancelFunc)) { commandContext = old }(commandContext)
 	commandContext = func() (context.Context, context.CancelFunc) { return ctx, func() {} }
 	pr, pw := io.Pipe()
-	stderr := &lockedBuffer{}
+	stderr := &testproc.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(&cmdEnv{stdin: strings.NewReader(""), stdout: pw, stderr: stderr}, []string{"tail", "--json"})
