@@ -2,10 +2,14 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/ness-network/ness-sms/hub/httpapi"
 )
@@ -111,3 +115,52 @@ func TestNumbersCatalogue(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestLivePerAccountCap: one account holds at most MaxLivePerAccount streams and long-polls at
+// once; one more, of either kind, is refused with 429 and Retry-After, another account is not
+// affected, and closing a stream lets the next one in.
+func TestLivePerAccountCap(t *testing.T) {
+	e := startEnv(t, backends[0], func(c *httpapi.Config) { c.MaxLivePerAccount = 2; c.IPRate, c.TokenRate = -1, -1 })
+	a, b := e.signIn(t), e.signIn(t)
+	var open []*websocket.Conn
+	defer func() {
+		for _, c := range open {
+			c.CloseNow()
+		}
+	}()
+	for i := range 2 {
+		c, err := a.stream(t, "")
+		if err != nil {
+			t.Fatalf("stream %d of 2: %v", i+1, err)
+		}
+		open = append(open, c)
+	}
+	var se *statusError
+	if _, err := a.stream(t, ""); !errors.As(err, &se) || se.status != http.StatusTooManyRequests {
+		t.Fatalf("third stream: got %v, want 429", err)
+	}
+	code, body, hdr := a.req(t, "GET", "/v1/messages?wait=5s", nil)
+	var eb httpapi.ErrorBody
+	if json.Unmarshal(body, &eb); code != 429 || hdr.Get("Retry-After") != "5" || eb.Error == nil || eb.Error.Kind != httpapi.KindRateLimited {
+		t.Errorf("long-poll over the cap: got %d Retry-After %q body %s, want 429, 5, rate_limited", code, hdr.Get("Retry-After"), body)
+	}
+	a.do(t, "GET", "/v1/messages", nil, http.StatusOK, nil) // a plain list holds nothing open
+	other, err := b.stream(t, "")
+	if err != nil {
+		t.Fatalf("another account's stream: %v", err)
+	}
+	open = append(open, other)
+	open[0].Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := a.stream(t, "")
+		if err == nil {
+			open = append(open, c)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stream after closing one: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

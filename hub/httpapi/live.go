@@ -31,10 +31,16 @@ func newLiveHub(s *Server) *liveHub {
 	return &liveHub{s: s, subs: map[string]map[*liveSub]struct{}{}}
 }
 
-func (h *liveHub) subscribe(account []byte) (*liveSub, func()) {
-	sub := &liveSub{ch: make(chan struct{}, 1)}
+// subscribe registers a stream or long-poll of account; ok is false, and nothing registered,
+// when the account already holds Config.MaxLivePerAccount of them.
+func (h *liveHub) subscribe(account []byte) (sub *liveSub, cancel func(), ok bool) {
+	sub = &liveSub{ch: make(chan struct{}, 1)}
 	k := string(account)
 	h.mu.Lock()
+	if len(h.subs[k]) >= h.s.cfg.MaxLivePerAccount {
+		h.mu.Unlock()
+		return nil, nil, false
+	}
 	if h.subs[k] == nil {
 		h.subs[k] = map[*liveSub]struct{}{}
 	}
@@ -47,7 +53,13 @@ func (h *liveHub) subscribe(account []byte) (*liveSub, func()) {
 			delete(h.subs, k)
 		}
 		h.mu.Unlock()
-	}
+	}, true
+}
+
+// tooManyLive is the answer to a stream or long-poll over Config.MaxLivePerAccount.
+func (s *Server) tooManyLive(w http.ResponseWriter) error {
+	w.Header().Set("Retry-After", "5")
+	return errorf(KindRateLimited, "this account already has %d streams and long-polls open here; close one or retry in 5 s", s.cfg.MaxLivePerAccount)
 }
 
 // wakeAll wakes every stream and long-poll: they re-read the Store from their cursors.
@@ -138,7 +150,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p principal) err
 	if err != nil {
 		return err
 	}
-	sub, cancel := s.live.subscribe(p.account) // before the first read: nothing slips between
+	sub, cancel, ok := s.live.subscribe(p.account) // before the first read: nothing slips between
+	if !ok {
+		return s.tooManyLive(w)
+	}
 	defer cancel()
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{StreamSubprotocol}})
 	if err != nil {

@@ -168,7 +168,10 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p principa
 	var sub *liveSub
 	if wait > 0 {
 		var cancel func()
-		sub, cancel = s.live.subscribe(p.account)
+		var ok bool
+		if sub, cancel, ok = s.live.subscribe(p.account); !ok {
+			return s.tooManyLive(w)
+		}
 		defer cancel()
 	}
 	ms, err := s.cfg.Store.ListMessages(ctx, mq)

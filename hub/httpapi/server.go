@@ -87,6 +87,9 @@ type Config struct {
 	AllowPrivateWebhooks bool
 	WebhookPollEvery     time.Duration // how often due retries are looked for; default 1s
 	StreamPollInterval   time.Duration // a stream re-reads its cursor this often without events; default 15s
+	// MaxLivePerAccount is how many streams and long-polls one account may hold open at once on
+	// this instance; one more is refused with 429. Default 32.
+	MaxLivePerAccount int
 }
 
 // Server serves the API. Create it with New, mount Handler, and call Run for live delivery.
@@ -144,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.WebhookBackoff, 2*time.Second)
 	def(&cfg.WebhookPollEvery, time.Second)
 	def(&cfg.StreamPollInterval, 15*time.Second)
+	if cfg.MaxLivePerAccount <= 0 {
+		cfg.MaxLivePerAccount = 32
+	}
 	if cfg.WebhookAttempts <= 0 {
 		cfg.WebhookAttempts = 8
 	}
