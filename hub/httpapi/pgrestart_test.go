@@ -25,7 +25,8 @@ import (
 // renter has a WebSocket stream and a webhook attached. Notifications sent while the hub's
 // listener is down are lost, and the stream's periodic re-read is switched off (an hour), so the
 // SMS stored around the restart reach the stream only through the listener's resync; the
-// webhook through its catch-up scan. Every SMS reaches both exactly once.
+// webhook through its catch-up scan. Every SMS reaches the stream exactly once and the webhook
+// at least once (its contract; a redelivery carries the same Idempotency-Key).
 func TestPostgresRestartLiveDelivery(t *testing.T) {
 	pg := pgtest.StartCluster(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -158,39 +159,54 @@ func TestPostgresRestartLiveDelivery(t *testing.T) {
 	mu.Lock()
 	ids := append([]string(nil), sent...)
 	mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
+	// Webhooks are at least once (docs/API.md): an attempt claimed just before the database
+	// went away cannot record its result, and the delivery is attempted again when its claim
+	// runs out (deliveryLease, 60 s), with the same Idempotency-Key. Seen on a loaded machine.
+	// So the stream must have each SMS exactly once, the webhook each at least once, every
+	// delivery under its message id.
+	hookedIDs := func() map[string]int {
+		out := map[string]int{}
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		for _, d := range hook.got {
+			var p httpapi.WebhookPayload
+			if err := json.Unmarshal(d.body, &p); err != nil {
+				t.Fatalf("webhook payload: %v", err)
+			}
+			if k := d.header.Get("Idempotency-Key"); k != p.Message.ID {
+				t.Errorf("webhook delivery of %s with Idempotency-Key %q", p.Message.ID, k)
+			}
+			out[p.Message.ID]++
+		}
+		return out
+	}
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		smu.Lock()
 		got := len(streamed)
 		smu.Unlock()
-		hook.mu.Lock()
-		hooked := len(hook.got)
-		hook.mu.Unlock()
+		hooked := len(hookedIDs())
 		if got >= len(ids) && hooked >= len(ids) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 20s: %d of %d SMS on the stream, %d webhook deliveries", got, len(ids), hooked)
+			t.Fatalf("after 90s: %d of %d SMS on the stream, %d on the webhook", got, len(ids), hooked)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(time.Second) // a second delivery would show now
-	hooked := map[string]int{}
-	hook.mu.Lock()
-	for _, d := range hook.got {
-		var p httpapi.WebhookPayload
-		if err := json.Unmarshal(d.body, &p); err != nil {
-			t.Fatalf("webhook payload: %v", err)
-		}
-		hooked[p.Message.ID]++
-	}
-	hook.mu.Unlock()
+	time.Sleep(time.Second) // a second stream delivery would show now
+	hooked := hookedIDs()
 	smu.Lock()
 	defer smu.Unlock()
+	again := 0
 	for _, id := range ids {
-		if streamed[id] != 1 || hooked[id] != 1 {
-			t.Errorf("SMS %s: %d times on the stream, %d on the webhook; want once each", id, streamed[id], hooked[id])
+		if streamed[id] != 1 || hooked[id] < 1 {
+			t.Errorf("SMS %s: %d times on the stream, %d on the webhook; want once on the stream, at least once on the webhook", id, streamed[id], hooked[id])
 		}
+		again += max(hooked[id]-1, 0)
+	}
+	if again > 0 {
+		t.Logf("webhook redeliveries (same Idempotency-Key) after the restart: %d", again)
 	}
 	if len(streamed) != len(ids) || len(hooked) != len(ids) {
 		t.Errorf("stream has %d distinct messages, webhook %d; want %d", len(streamed), len(hooked), len(ids))
