@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ness-network/ness-sms/hub"
 	"github.com/ness-network/ness-sms/hub/httpapi"
 )
 
@@ -162,5 +164,46 @@ func TestLivePerAccountCap(t *testing.T) {
 			t.Fatalf("a stream after closing one: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBindOthersSIM: a provider cannot bind a SIM that carries another provider's number, or
+// that another provider's agent reported in one of its slots within the last day; its own SIMs,
+// and a report older than a day, do not stop anyone.
+func TestBindOthersSIM(t *testing.T) {
+	e := startEnv(t, backends[0], nil)
+	alice, bob := e.enrol(t, e.signIn(t)), e.enrol(t, e.signIn(t))
+	const simA, simB, simC = "8949000000000000091", "8949000000000000092", "8949000000000000093"
+	bind := func(p *provider, number, iccid string) (int, *httpapi.Error) {
+		code, body, _ := p.req(t, "POST", "/v1/provider/numbers", httpapi.NumberRequest{Number: number, Agent: p.agent.ID,
+			ICCID: iccid, Country: "DE", Features: []string{"sms"}, Prices: httpapi.Prices{Day: "0.5", Week: "3", Month: "10", SMS: "0.01"}})
+		var eb httpapi.ErrorBody
+		json.Unmarshal(body, &eb)
+		return code, eb.Error
+	}
+	alice.bind(t, "+4915100000091", simA)
+	if code, err := bind(bob, "+4915100000092", simA); code != http.StatusConflict || err == nil || err.Field != "iccid" {
+		t.Errorf("bob binding the SIM of alice's number: got %d %+v, want 409 naming iccid", code, err)
+	}
+	if code, err := bind(alice, "+4915100000093", simA); code != http.StatusCreated {
+		t.Errorf("alice binding a second number on her own SIM: got %d %+v, want 201", code, err)
+	}
+	now := time.Now()
+	for _, sl := range []hub.Slot{
+		{AgentID: alice.agent.ID, Slot: 1, ICCID: simB, State: "ready", Status: []byte("{}"), UpdatedAt: now},
+		{AgentID: alice.agent.ID, Slot: 2, ICCID: simC, State: "ready", Status: []byte("{}"), UpdatedAt: now.Add(-25 * time.Hour)},
+	} {
+		if err := e.hub.Store.UpsertSlotStatus(context.Background(), sl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, err := bind(bob, "+4915100000094", simB); code != http.StatusConflict || err == nil || err.Field != "iccid" {
+		t.Errorf("bob binding a SIM alice's agent reports: got %d %+v, want 409 naming iccid", code, err)
+	}
+	if code, err := bind(bob, "+4915100000095", simC); code != http.StatusCreated {
+		t.Errorf("bob binding a SIM alice's agent last reported 25 h ago: got %d %+v, want 201", code, err)
+	}
+	if code, err := bind(alice, "+4915100000096", simB); code != http.StatusCreated {
+		t.Errorf("alice binding a SIM her agent reports: got %d %+v, want 201", code, err)
 	}
 }

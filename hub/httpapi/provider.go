@@ -361,6 +361,9 @@ func (s *Server) bindNumber(w http.ResponseWriter, r *http.Request, p principal)
 	} else if !errors.Is(err, hub.ErrNotFound) {
 		return err
 	}
+	if err := s.checkSIMNotOthers(r, p, q.ICCID, q.Number); err != nil {
+		return err
+	}
 	if q.EscrowKey != "" {
 		if s.cfg.Chain == nil {
 			return &Error{Kind: KindNotImplemented, Field: "escrow_key", Message: "this hub takes no escrow payments (no Emercoin node)"}
@@ -391,6 +394,57 @@ func (s *Server) bindNumber(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	writeJSON(w, http.StatusCreated, v)
 	return nil
+}
+
+// checkSIMNotOthers refuses to bind a SIM that is another provider's: one that carries another
+// provider's number, or that another provider's agent reports in one of its slots. Leases are
+// per SIM, so a provider binding someone else's ICCID to a number of their own could otherwise
+// make that provider's number look rented, or be refused when it is rented. (It does not prove
+// that the caller holds the SIM: an agent of theirs reports it once it is in.)
+func (s *Server) checkSIMNotOthers(r *http.Request, p principal, iccid, number string) error {
+	ctx := r.Context()
+	ns, err := s.cfg.Store.ListNumbers(ctx, hub.NumberFilter{})
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		if n.ICCID != iccid || n.E164 == number {
+			continue
+		}
+		if _, err := s.ownAgent(r, p, n.AgentID); err != nil {
+			if errors.Is(err, hub.ErrNotFound) || isKind(err, KindNotFound) {
+				return &Error{Kind: KindConflict, Field: "iccid", Message: "this SIM carries another provider's number"}
+			}
+			return err
+		}
+	}
+	slots, err := s.cfg.Store.ListSlots(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, sl := range slots {
+		// A report older than a day does not count: the SIM may have moved to the caller since,
+		// and an agent that is gone for good must not hold it forever.
+		if sl.ICCID != iccid || s.cfg.Now().Sub(sl.UpdatedAt) > simReportValid {
+			continue
+		}
+		if _, err := s.ownAgent(r, p, sl.AgentID); err != nil {
+			if errors.Is(err, hub.ErrNotFound) || isKind(err, KindNotFound) {
+				return &Error{Kind: KindConflict, Field: "iccid", Message: "this SIM is in another provider's agent"}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// simReportValid is how long an agent's report of a SIM in its slot keeps other providers from
+// binding that SIM.
+const simReportValid = 24 * time.Hour
+
+func isKind(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
 }
 
 func (s *Server) patchNumber(w http.ResponseWriter, r *http.Request, p principal) error {
