@@ -147,7 +147,8 @@ type Pipeline struct {
 	// readyAt: a hub subscribed (or this agent reconnected) at this time; every message sent
 	// before it and still without a receipt may have been dropped by the broker and is
 	// published again at once, not after RepublishTimeout.
-	readyAt time.Time
+	readyAt      time.Time
+	lastHubReady time.Time // the last hub ready acted on (hubReadyDue)
 
 	// asm is owned by the assembler goroutine.
 	asm map[string]*pdu.Reassembler

@@ -127,6 +127,23 @@ func (p *Pipeline) markReady() {
 	p.kickReady()
 }
 
+// hubReadyCoalesce: a hub's ready within this long of the previous one publishes nothing again.
+// Once one hub has subscribed the broker drops nothing more, so the second hub's ready after a
+// broker restart (or a third) would only send the backlog again.
+const hubReadyCoalesce = 5 * time.Second
+
+// hubReadyDue reports whether a hub's ready should publish again (and records it).
+func (p *Pipeline) hubReadyDue() bool {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.lastHubReady.IsZero() && now.Sub(p.lastHubReady) >= 0 && now.Sub(p.lastHubReady) < hubReadyCoalesce {
+		return false
+	}
+	p.lastHubReady = now
+	return true
+}
+
 func (p *Pipeline) kickReady() {
 	select {
 	case p.ready <- struct{}{}:
@@ -207,6 +224,9 @@ func (p *Pipeline) HandleMessage(topic string, payload []byte) {
 	case wire.TopicReady:
 		// Payload informative only (the hub's client id), not parsed.
 		p.m.HubReady.Inc()
+		if !p.hubReadyDue() {
+			return // another hub's ready just did it: after one hub subscribed, nothing is dropped
+		}
 		p.log.Info("a hub subscribed; publishing again what has no receipt", "hub", truncateID(payload))
 		p.markReady()
 	case wire.TopicLease:

@@ -571,8 +571,10 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 	})
 	err := subscribe(ctx, client)
 	if err == nil {
+		// No ready here: a hub process starting anew finds its session (and its shared
+		// subscription) as the broker kept it, with what came meanwhile queued; only a
+		// reconnect within the process can follow a broker restart (the connect hook above).
 		in.log.Info("ingest subscribed", "filters", subs, "workers", in.cfg.Workers)
-		in.announceReady(ctx, client)
 		retryDone := make(chan struct{})
 		go func() { defer close(retryDone); in.retryLoop(ctx, client) }()
 		<-ctx.Done()
@@ -598,8 +600,8 @@ func (in *Ingester) Run(ctx context.Context, client mqtt.Client) error {
 	return nil
 }
 
-// announceReady tells every enrolled agent that this hub has just subscribed (wire.ReadyTopic,
-// QoS 0). A broker can acknowledge an agent's SMS and route it to nobody: Mosquitto 2.0 does not
+// announceReady tells every enrolled agent that this hub has just subscribed again after a
+// reconnect (wire.ReadyTopic, QoS 0). A broker can acknowledge an agent's SMS and route it to nobody: Mosquitto 2.0 does not
 // persist shared subscriptions, so after a restart the hubs' restored sessions have none until
 // each hub subscribes again, and the agents, back first, publish into the void. An agent that
 // gets ready publishes again at once what still has no receipt (the store keeps each message
