@@ -99,9 +99,14 @@ func newWorld(t *testing.T, slots int) *world {
 			time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)))
 	}
 	// The renter's subscriber opens everything on the agent's SMS topic.
-	pipelinetest.PersistentClient(t, w.broker.URL, "renter-"+w.agentID[:8], w.onSMS, func(c mqtt.Client) {
+	rc := pipelinetest.PersistentClient(t, w.broker.URL, "renter-"+w.agentID[:8], w.onSMS, func(c mqtt.Client) {
 		c.Subscribe(wire.SMSTopic(w.agentID), 1, w.onSMS).WaitTimeout(10 * time.Second)
 	})
+	// Subscribed before the agent starts (the connect handler above runs asynchronously and
+	// could come after the first SMS; a CI dry run saw the renter miss one).
+	if tok := rc.Subscribe(wire.SMSTopic(w.agentID), 1, w.onSMS); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("renter subscribe: %v", tok.Error())
+	}
 	return w
 }
 

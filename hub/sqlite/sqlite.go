@@ -65,11 +65,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	// A first connection switching a new file to WAL while another process or Open does the
+	// same can get SQLITE_BUSY at once (the busy handler does not cover it): try again.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err = s.migrate(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) || ctx.Err() != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return s, nil
 }
 
 // Path is the database file's path.
