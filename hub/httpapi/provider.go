@@ -411,10 +411,7 @@ func (s *Server) checkSIMNotOthers(r *http.Request, p principal, iccid, number s
 		if n.ICCID != iccid || n.E164 == number {
 			continue
 		}
-		if _, err := s.ownAgent(r, p, n.AgentID); err != nil {
-			if errors.Is(err, hub.ErrNotFound) || isKind(err, KindNotFound) {
-				return &Error{Kind: KindConflict, Field: "iccid", Message: "this SIM carries another provider's number"}
-			}
+		if err := s.notOthers(r, p, n.AgentID, "this SIM carries another provider's number"); err != nil {
 			return err
 		}
 	}
@@ -428,24 +425,27 @@ func (s *Server) checkSIMNotOthers(r *http.Request, p principal, iccid, number s
 		if sl.ICCID != iccid || s.cfg.Now().Sub(sl.UpdatedAt) > simReportValid {
 			continue
 		}
-		if _, err := s.ownAgent(r, p, sl.AgentID); err != nil {
-			if errors.Is(err, hub.ErrNotFound) || isKind(err, KindNotFound) {
-				return &Error{Kind: KindConflict, Field: "iccid", Message: "this SIM is in another provider's agent"}
-			}
+		if err := s.notOthers(r, p, sl.AgentID, "this SIM is in another provider's agent"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// notOthers returns a conflict on iccid with msg when agent id is not the caller's, and a
+// store error as it is.
+func (s *Server) notOthers(r *http.Request, p principal, id, msg string) error {
+	_, err := s.ownAgent(r, p, id)
+	var e *Error
+	if errors.As(err, &e) && e.Kind == KindNotFound {
+		return &Error{Kind: KindConflict, Field: "iccid", Message: msg}
+	}
+	return err
+}
+
 // simReportValid is how long an agent's report of a SIM in its slot keeps other providers from
 // binding that SIM.
 const simReportValid = 24 * time.Hour
-
-func isKind(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
-}
 
 func (s *Server) patchNumber(w http.ResponseWriter, r *http.Request, p principal) error {
 	if err := requireProvider(p); err != nil {

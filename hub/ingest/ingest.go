@@ -612,26 +612,37 @@ func (in *Ingester) announceReady(ctx context.Context, c mqtt.Client) {
 		in.log.Warn("ingest: cannot list agents to tell them the hub is ready; they publish again after their republish timeout", "err", err)
 		return
 	}
+	var ids []string
+	for _, a := range agents {
+		if a.MQTTPasswordHash != "" { // a revoked agent cannot connect
+			ids = append(ids, a.ID)
+		}
+	}
+	n, err := in.sendReady(ctx, c, ids)
+	if err != nil {
+		in.log.Warn("ingest: ready not sent; the remaining agents publish again after their republish timeout",
+			"err", err, "sent", n)
+	}
+	in.log.Info("ingest: told the agents this hub is subscribed", "agents", n)
+}
+
+// sendReady publishes ready (QoS 0, the hub's client id as payload) to each agent in ids, in
+// order, and counts them; it stops at the first failure and returns how many were sent.
+func (in *Ingester) sendReady(ctx context.Context, c mqtt.Client, ids []string) (int, error) {
 	opts := c.OptionsReader()
 	payload := []byte(opts.ClientID())
 	n := 0
-	for _, a := range agents {
-		if a.MQTTPasswordHash == "" { // revoked: cannot connect
-			continue
-		}
-		tok := c.Publish(wire.ReadyTopic(a.ID), 0, false, payload)
+	defer func() { in.m.readySent.Add(float64(n)) }()
+	for _, id := range ids {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := waitToken(pctx, tok)
+		err := waitToken(pctx, c.Publish(wire.ReadyTopic(id), 0, false, payload))
 		cancel()
 		if err != nil {
-			in.log.Warn("ingest: ready not sent; the remaining agents publish again after their republish timeout",
-				"agent", a.ID, "err", err, "sent", n)
-			return
+			return n, fmt.Errorf("ready to agent %s: %w", id, err)
 		}
 		n++
 	}
-	in.m.readySent.Add(float64(n))
-	in.log.Info("ingest: told the agents this hub is subscribed", "agents", n)
+	return n, nil
 }
 
 // retryLoop tells agents whose SMS failed to be stored or receipted that the hub is ready, as
@@ -639,8 +650,6 @@ func (in *Ingester) announceReady(ctx context.Context, c mqtt.Client) {
 func (in *Ingester) retryLoop(ctx context.Context, c mqtt.Client) {
 	t := time.NewTicker(in.cfg.RetryEvery)
 	defer t.Stop()
-	opts := c.OptionsReader()
-	payload := []byte(opts.ClientID())
 	for {
 		select {
 		case <-ctx.Done():
@@ -670,23 +679,15 @@ func (in *Ingester) retryLoop(ctx context.Context, c mqtt.Client) {
 		}
 		clear(in.retry)
 		in.retryMu.Unlock()
-		sent := 0
-		for i, id := range ids {
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := in.cfg.Receipts.Publish(pctx, wire.ReadyTopic(id), 0, false, payload)
-			cancel()
-			if err != nil { // keep the rest for the next round
-				in.retryMu.Lock()
-				for _, id := range ids[i:] {
-					in.retry[id] = struct{}{}
-				}
-				in.retryMu.Unlock()
-				break
+		sent, err := in.sendReady(ctx, c, ids)
+		if err != nil { // keep the rest for the next round
+			in.retryMu.Lock()
+			for _, id := range ids[sent:] {
+				in.retry[id] = struct{}{}
 			}
-			sent++
+			in.retryMu.Unlock()
 		}
 		if sent > 0 {
-			in.m.readySent.Add(float64(sent))
 			in.log.Info("ingest: store answers again; told the agents whose SMS failed to send them again", "agents", sent)
 		}
 	}
